@@ -1,0 +1,88 @@
+//! Reading scenario text into a validated [`Scenario`].
+
+use super::error::{Locator, Problem, ScenarioError};
+use super::model::Scenario;
+use super::schema::ScenarioFile;
+use super::validate::validate;
+use std::path::Path;
+
+/// The built-in scenario that `ftsim run` uses when no file is given.
+pub const BUILTIN_NAME: &str = "<built-in wordcount>";
+pub const BUILTIN_TEXT: &str = include_str!("../../scenarios/wordcount.json");
+
+/// Loads and validates a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| ScenarioError::Read { file: file.clone(), reason: e.to_string() })?;
+    load_bytes(&bytes, &file)
+}
+
+/// The built-in default scenario.
+pub fn builtin() -> Scenario {
+    load_bytes(BUILTIN_TEXT.as_bytes(), BUILTIN_NAME)
+        .expect("the built-in scenario is valid: a unit test loads it")
+}
+
+/// Parses and validates scenario text; `origin` names it in messages.
+pub fn load_bytes(bytes: &[u8], origin: &str) -> Result<Scenario, ScenarioError> {
+    let raw = parse(bytes, origin)?;
+    // The text parsed, so it is UTF-8.
+    let text = String::from_utf8_lossy(bytes);
+    validate(&raw, origin).map_err(|problems| located(origin, &text, problems))
+}
+
+/// Parses scenario text into the schema types, without semantic checks.
+pub fn parse(bytes: &[u8], origin: &str) -> Result<ScenarioFile, ScenarioError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<ScenarioFile, _> = serde_path_to_error::deserialize(&mut de);
+    let raw = match result {
+        Ok(raw) => raw,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            return Err(classify(origin, path, inner));
+        }
+    };
+    // Trailing characters after the document.
+    if let Err(e) = de.end() {
+        return Err(classify(origin, ".".into(), e));
+    }
+    Ok(raw)
+}
+
+fn classify(origin: &str, path: String, e: serde_json::Error) -> ScenarioError {
+    use serde_json::error::Category;
+    let line = e.line().max(1);
+    let column = e.column().max(1);
+    let message = strip_position(&e.to_string());
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ScenarioError::Syntax { file: origin.to_string(), line, column, message }
+        }
+        Category::Data => ScenarioError::Invalid {
+            file: origin.to_string(),
+            problems: vec![Problem { path, message, position: Some((line, column)) }],
+        },
+    }
+}
+
+/// serde_json appends " at line L column C"; we print the position ourselves.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn located(origin: &str, text: &str, problems: Vec<(String, String)>) -> ScenarioError {
+    let locator = Locator::new(text);
+    let problems = problems
+        .into_iter()
+        .map(|(path, message)| {
+            let position = locator.find(&path);
+            Problem { path, message, position }
+        })
+        .collect();
+    ScenarioError::Invalid { file: origin.to_string(), problems }
+}

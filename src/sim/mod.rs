@@ -1,0 +1,190 @@
+//! The timed, seeded driver: virtual time, an event queue ordered by (time, sequence), and
+//! ChaCha streams for every random draw. It owns no protocol logic; it asks the world when
+//! each event is due and applies the earliest.
+//!
+//! Scheduling: after every event the world names the events it may have enabled (`wake`).
+//! The driver asks the world when each is due and queues it, keeping at most one queue entry
+//! per event (the earliest); an entry whose event is no longer due at its time is dropped or
+//! re-queued. Ties in time break by insertion order. Nothing here depends on anything but
+//! the job, the seed and the order of calls, so a run is a pure function of (scenario, seed).
+
+use crate::graph::Job;
+use crate::ids::{ChannelId, SimTime};
+use crate::rng::{self, Stream};
+use crate::trace::{TraceEvent, TraceHasher};
+use crate::world::{Env, Event, World};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Write;
+use std::sync::Arc;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Every task finished.
+    Finished,
+    /// Nothing can happen any more, but the job has not finished.
+    Stuck,
+    /// `limits.max_sim_ms` was reached.
+    TimeLimit,
+    /// `limits.max_events` was reached.
+    EventLimit,
+}
+
+impl Ending {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Ending::Finished => "the job finished",
+            Ending::Stuck => "the world is stuck: nothing can happen, and the job has not finished",
+            Ending::TimeLimit => "the run reached limits.max_sim_ms before the job finished",
+            Ending::EventLimit => "the run reached limits.max_events before the job finished",
+        }
+    }
+}
+
+pub struct RunResult {
+    pub world: World,
+    pub ending: Ending,
+    pub events: u64,
+    pub now: SimTime,
+    pub trace_hash: u64,
+    /// An error writing the trace file, if any.
+    pub trace_error: Option<String>,
+}
+
+/// The driver's side of the world's [`Env`]: random draws, wake-ups and the trace.
+struct TimedEnv<'w> {
+    job: Arc<Job>,
+    latency: Stream,
+    woken: Vec<Event>,
+    hasher: TraceHasher,
+    out: Option<&'w mut dyn Write>,
+    trace_error: Option<String>,
+}
+
+impl Env for TimedEnv<'_> {
+    #[inline]
+    fn data_latency(&mut self, _channel: ChannelId) -> u64 {
+        let l = self.job.scenario.network.latency;
+        rng::between(&mut self.latency, l.min_us, l.max_us)
+    }
+
+    #[inline]
+    fn wake(&mut self, event: Event) {
+        self.woken.push(event);
+    }
+
+    fn trace(&mut self, now: SimTime, event: TraceEvent) {
+        event.hash_into(now, &mut self.hasher);
+        if let Some(out) = self.out.as_deref_mut() {
+            if self.trace_error.is_none() {
+                let line = event.to_json_line(now, &self.job);
+                if let Err(e) = writeln!(out, "{line}") {
+                    self.trace_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+struct Queue {
+    heap: BinaryHeap<Reverse<(SimTime, u64, Event)>>,
+    /// The time each event is queued for (`NEVER`: not queued).
+    queued: Vec<SimTime>,
+    seq: u64,
+}
+
+impl Queue {
+    fn schedule(&mut self, job: &Job, world: &World, event: Event, now: SimTime) {
+        let Some(due) = world.due(event) else { return };
+        let at = due.max(now);
+        let slot = event.slot(job);
+        if at < self.queued[slot] {
+            self.queued[slot] = at;
+            self.heap.push(Reverse((at, self.seq, event)));
+            self.seq += 1;
+        }
+    }
+}
+
+/// Runs the job from its initial world with `seed` until it finishes, gets stuck or reaches a
+/// limit. Trace lines go to `trace` when given.
+pub fn run(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> RunResult {
+    let mut world = World::new(job.clone());
+    let limits = job.scenario.limits;
+    let max_time = SimTime::from_ms(limits.max_sim_ms);
+    let mut env = TimedEnv {
+        job: job.clone(),
+        latency: rng::stream(seed, "network/latency", 0),
+        woken: Vec::with_capacity(64),
+        hasher: TraceHasher::default(),
+        out: trace,
+        trace_error: None,
+    };
+    let mut q = Queue {
+        heap: BinaryHeap::with_capacity(Event::slots(&job)),
+        queued: vec![SimTime::NEVER; Event::slots(&job)],
+        seq: 0,
+    };
+    let initial: Vec<Event> = world.initial_events().collect();
+    for e in initial {
+        q.schedule(&job, &world, e, SimTime::ZERO);
+    }
+    let mut now = SimTime::ZERO;
+    let mut events = 0u64;
+    let ending = loop {
+        if world.is_finished() {
+            break Ending::Finished;
+        }
+        let Some(Reverse((at, _, event))) = q.heap.pop() else { break Ending::Stuck };
+        let slot = event.slot(&job);
+        if q.queued[slot] != at {
+            continue; // superseded by an earlier entry for the same event
+        }
+        q.queued[slot] = SimTime::NEVER;
+        match world.due(event) {
+            None => continue,
+            Some(due) if due > at => {
+                q.schedule(&job, &world, event, now);
+                continue;
+            }
+            Some(_) => {}
+        }
+        if at > max_time {
+            now = max_time;
+            break Ending::TimeLimit;
+        }
+        if events >= limits.max_events {
+            break Ending::EventLimit;
+        }
+        now = at;
+        let applied = world.apply(event, now, &mut env);
+        debug_assert!(applied, "a due event applies");
+        events += 1;
+        for i in 0..env.woken.len() {
+            let e = env.woken[i];
+            q.schedule(&job, &world, e, now);
+        }
+        env.woken.clear();
+    };
+    if ending == Ending::Stuck {
+        debug_assert!(
+            world.enabled().is_empty(),
+            "the queue is empty, so no event may be enabled: {:?}",
+            world.enabled()
+        );
+    }
+    if let Some(out) = env.out.as_deref_mut() {
+        if let Err(e) = out.flush() {
+            env.trace_error.get_or_insert(e.to_string());
+        }
+    }
+    RunResult {
+        world,
+        ending,
+        events,
+        now,
+        trace_hash: env.hasher.finish(),
+        trace_error: env.trace_error,
+    }
+}
