@@ -15,7 +15,7 @@
 //!   that caused it, `on_end` emits each key's final value once, stamped with its largest ts;
 //! * window groups by (window start, key) and emits one result per group, stamped with the
 //!   window's last millisecond; join pairs, per (window start, key), every left value with
-//!   every right value;
+//!   every right value, in order of (left value, right value);
 //! * an append sink keeps its input as a multiset; an upsert sink keeps the last value of
 //!   each key in input order.
 
@@ -153,7 +153,10 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
                         .push(r.value);
                 }
                 let mut out = Vec::new();
-                for ((start, key), (left, right)) in groups {
+                // Within a window, pairs come in order of (left value, right value).
+                for ((start, key), (mut left, mut right)) in groups {
+                    left.sort_unstable();
+                    right.sort_unstable();
                     if out.len() + left.len() * right.len() > MAX_REFERENCE_RECORDS {
                         return Err(too_big(&op.name));
                     }

@@ -1,0 +1,77 @@
+//! Kernel throughput: simulated events per wall-clock second on a one-million-record word
+//! count (parallelism 4, no trace), and the process's peak memory.
+//!
+//! `cargo bench --bench kernel` (release mode). Prints one JSON object per configuration;
+//! docs/performance.md records the figures. Set `FTSIM_BENCH_RECORDS` to change the size.
+
+use ftsim::graph::Job;
+use ftsim::sim;
+use std::sync::Arc;
+
+fn wordcount(records_per_partition: u64, checkpoint_interval_ms: Option<u64>) -> String {
+    let checkpointing = match checkpoint_interval_ms {
+        Some(ms) => format!(r#","checkpointing": {{"mode": "aligned", "interval_ms": {ms}}}"#),
+        None => String::new(),
+    };
+    format!(
+        r#"{{
+  "name": "bench-wordcount",
+  "graph": {{
+    "operators": [
+      {{"id": "words", "op": "source", "parallelism": 4,
+       "generate": {{"records": {records_per_partition}, "keys": 1000, "distribution": "zipf", "ts_step_ms": 1}},
+       "rate_per_ms": 50}},
+      {{"id": "count", "op": "reduce", "agg": "count", "emit": "every", "parallelism": 4, "cost_us": 2}},
+      {{"id": "out", "op": "sink", "delivery": "exactly_once", "parallelism": 4}}
+    ],
+    "edges": [
+      {{"from": "words", "to": "count", "partition": "hash"}},
+      {{"from": "count", "to": "out", "partition": "forward"}}
+    ]
+  }},
+  "cluster": {{"nodes": 4}},
+  "network": {{"latency_ms": {{"min": 1, "max": 5}}, "channel_capacity": 64}},
+  "limits": {{"max_events": 100000000, "max_sim_ms": 100000000}}{checkpointing}
+}}"#
+    )
+}
+
+/// Peak resident memory of this process in MiB (Linux), from /proc/self/status.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+#[allow(clippy::disallowed_methods)] // wall-clock timing of the benchmark itself
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing special. Run a
+    // small size under test so that the bench target is exercised without taking long.
+    let is_bench = std::env::args().any(|a| a == "--bench");
+    let total: u64 = std::env::var("FTSIM_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if is_bench { 1_000_000 } else { 20_000 });
+    let per_partition = total / 4;
+    let text = wordcount(per_partition, None);
+    let scenario = ftsim::scenario::load_bytes(text.as_bytes(), "bench").expect("valid");
+    let job = Arc::new(Job::new(scenario));
+    let mut best = f64::MAX;
+    let mut events = 0;
+    let runs = if is_bench { 3 } else { 1 };
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        let r = sim::run(job.clone(), 1, None);
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(r.ending, sim::Ending::Finished);
+        events = r.events;
+        best = best.min(secs);
+    }
+    println!(
+        "{{\"bench\":\"kernel-wordcount\",\"records\":{},\"parallelism\":4,\"checkpointing\":\"disabled\",\"events\":{events},\"wall_s\":{best:.3},\"events_per_s\":{:.0},\"peak_rss_mib\":{:.1}}}",
+        per_partition * 4,
+        events as f64 / best,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+}

@@ -1,0 +1,302 @@
+//! The failure-free simulation must equal the independent reference: for every shipped
+//! scenario over several seeds, and for generated graphs and data (proptest). Runs are
+//! deterministic: the same seed gives the same trace hash, different seeds differ.
+
+use ftsim::check::{self, Verdict};
+use ftsim::graph::Job;
+use ftsim::scenario::{self, Scenario};
+use ftsim::sim::{self, Ending};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn shipped() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir("scenarios")
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn load(path: &PathBuf) -> Scenario {
+    scenario::load_file(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn is_failure_free(s: &Scenario) -> bool {
+    s.faults.is_empty() && s.checkpointing.mode == ftsim::scenario::model::CheckpointMode::Disabled
+}
+
+#[test]
+fn every_shipped_scenario_matches_its_reference_for_several_seeds() {
+    let mut checked = 0;
+    for path in shipped() {
+        let s = load(&path);
+        if !is_failure_free(&s) {
+            continue;
+        }
+        let job = Arc::new(Job::new(s));
+        for seed in [1, 2, 3, 17, 99] {
+            let report = check::run_once(job.clone(), seed, None).expect("runs");
+            assert_eq!(
+                report.verdict,
+                Verdict::Pass,
+                "{} seed {seed}: {:?}",
+                path.display(),
+                report.failures
+            );
+            assert!(report.invariants.iter().all(|i| i.holds), "{}: {:?}", path.display(), report);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "at least 8 failure-free scenarios are shipped, found {checked}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_hash_and_different_seeds_differ() {
+    for path in shipped() {
+        let s = load(&path);
+        if !is_failure_free(&s) {
+            continue;
+        }
+        let job = Arc::new(Job::new(s));
+        let a = sim::run(job.clone(), 5, None);
+        let b = sim::run(job.clone(), 5, None);
+        let c = sim::run(job.clone(), 6, None);
+        assert_eq!(a.trace_hash, b.trace_hash, "{}", path.display());
+        assert_eq!(a.events, b.events);
+        assert_eq!(
+            a.world,
+            b.world,
+            "{}: the same seed gives the same final world",
+            path.display()
+        );
+        let l = job.scenario.network.latency;
+        if l.min_us != l.max_us {
+            assert_ne!(a.trace_hash, c.trace_hash, "{}: seeds 5 and 6 differ", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_written_trace_hashes_to_the_same_value_as_an_untraced_run() {
+    let job = Arc::new(Job::new(scenario::builtin()));
+    let mut buf = Vec::new();
+    let traced = sim::run(job.clone(), 3, Some(&mut buf));
+    let plain = sim::run(job, 3, None);
+    assert_eq!(traced.trace_hash, plain.trace_hash);
+    let text = String::from_utf8(buf).expect("utf-8");
+    let lines: Vec<Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    // Every event writes at least one line (a step may also write task_finished and more).
+    assert!(lines.len() as u64 >= traced.events);
+    assert!(lines.iter().all(|l| l["t_us"].is_u64() && l["event"].is_string()));
+    let times: Vec<u64> = lines.iter().map(|l| l["t_us"].as_u64().unwrap_or(0)).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time never goes back");
+    assert_eq!(lines.last().expect("non-empty")["event"], "job_finished");
+}
+
+#[test]
+fn a_tiny_event_limit_ends_the_run_cleanly_with_progress_violated() {
+    let mut s = scenario::builtin();
+    s.limits.max_events = 50;
+    let job = Arc::new(Job::new(s));
+    let r = sim::run(job.clone(), 1, None);
+    assert_eq!(r.ending, Ending::EventLimit);
+    assert_eq!(r.events, 50);
+    let report = check::run_once(job, 1, None).expect("runs");
+    assert_eq!(report.verdict, Verdict::Fail);
+    let progress = report.invariants.iter().find(|i| i.name == "progress").expect("reported");
+    assert!(!progress.holds && progress.detail.contains("max_events"), "{progress:?}");
+}
+
+#[test]
+fn a_tiny_time_limit_ends_the_run_cleanly_with_progress_violated() {
+    let mut s = scenario::builtin();
+    s.limits.max_sim_ms = 10;
+    let r = sim::run(Arc::new(Job::new(s)), 1, None);
+    assert_eq!(r.ending, Ending::TimeLimit);
+    assert_eq!(r.now.as_ms(), 10);
+}
+
+#[test]
+fn backpressure_bounds_what_a_fast_source_can_run_ahead_of_a_slow_sink() {
+    let s = load(&PathBuf::from("scenarios/backpressure.json"));
+    let job = Arc::new(Job::new(s));
+    let r = sim::run(job.clone(), 1, None);
+    assert_eq!(r.ending, Ending::Finished);
+    // 200 records through a sink that takes 2 ms each: at least 400 ms.
+    assert!(r.now.as_ms() >= 400, "took {} ms", r.now.as_ms());
+}
+
+// ---------------------------------------------------------------------------------------
+// Generated graphs and data.
+
+#[derive(Clone, Debug)]
+struct Plan {
+    sources: Vec<(u8, Vec<Vec<(u8, i8, u8)>>, bool)>,
+    middle: Vec<(u8, u8, u8, u8)>,
+    sinks: Vec<u8>,
+    latency: (u8, u8),
+    capacity: u8,
+    costs: Vec<u8>,
+}
+
+fn plan() -> impl Strategy<Value = Plan> {
+    let record = (0u8..6, -5i8..20, 0u8..4);
+    let partition = prop::collection::vec(record, 0..12);
+    let source = (1u8..=3).prop_flat_map(move |p| {
+        (Just(p), prop::collection::vec(partition.clone(), p as usize), any::<bool>())
+    });
+    (
+        prop::collection::vec(source, 1..=2),
+        prop::collection::vec((0u8..9, 1u8..=3, any::<u8>(), any::<u8>()), 0..=4),
+        prop::collection::vec(0u8..3, 1..=2),
+        (0u8..3, 0u8..6),
+        1u8..6,
+        prop::collection::vec(0u8..50, 8),
+    )
+        .prop_map(|(sources, middle, sinks, latency, capacity, costs)| Plan {
+            sources,
+            middle,
+            sinks,
+            latency,
+            capacity,
+            costs,
+        })
+}
+
+/// Builds a scenario from a plan: sources, then middle operators each reading one or two
+/// earlier operators, then sinks reading whatever has no consumer yet.
+fn scenario_of(plan: &Plan) -> Value {
+    let mut ops: Vec<Value> = Vec::new();
+    let mut par: Vec<u8> = Vec::new();
+    let mut edges: Vec<Value> = Vec::new();
+    let mut consumed: Vec<bool> = Vec::new();
+    for (i, (p, parts, rated)) in plan.sources.iter().enumerate() {
+        let mut ts = 0i64;
+        let data: Vec<Value> = parts
+            .iter()
+            .map(|part| {
+                ts = 0;
+                part.iter()
+                    .map(|(k, v, step)| {
+                        ts += i64::from(*step);
+                        json!({"key": format!("k{k}"), "value": v, "ts": ts})
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut op =
+            json!({"id": format!("src{i}"), "op": "source", "parallelism": p, "data": data});
+        if *rated {
+            op["rate_per_ms"] = json!(2);
+        }
+        ops.push(op);
+        par.push(*p);
+        consumed.push(false);
+    }
+    for (j, (kind, p, a, b)) in plan.middle.iter().enumerate() {
+        let n = ops.len();
+        let from = usize::from(*a) % n;
+        let other = usize::from(*b) % n;
+        let id = format!("m{j}");
+        let cost = plan.costs[j % plan.costs.len()];
+        let (op, keyed) = match kind {
+            0 => (json!({"op": "map", "fn": {"add": 3}}), false),
+            1 => (json!({"op": "filter", "fn": {"value_mod": [2, 1]}}), false),
+            2 => (json!({"op": "flat_map", "fn": {"repeat": 2}}), false),
+            3 => (json!({"op": "reduce", "agg": "count", "emit": "every"}), true),
+            4 => (json!({"op": "reduce", "agg": "sum", "emit": "on_end"}), true),
+            5 => (json!({"op": "window", "size_ms": 5, "agg": "sum"}), true),
+            6 => (json!({"op": "join", "size_ms": 4}), true),
+            7 => (json!({"op": "map", "fn": {"rekey_mod": 3}}), false),
+            _ => (json!({"op": "reduce", "agg": "max", "emit": "on_end"}), true),
+        };
+        let mut op = op;
+        op["id"] = json!(id);
+        op["parallelism"] = json!(p);
+        op["cost_us"] = json!(cost);
+        let partition = |up: usize, salt: u8| -> &'static str {
+            if keyed {
+                "hash"
+            } else if par[up] == *p && salt % 3 == 0 {
+                "forward"
+            } else {
+                ["rebalance", "hash", "broadcast"][usize::from(salt) % 3]
+            }
+        };
+        if *kind == 6 {
+            edges.push(
+                json!({"from": ops[from]["id"], "to": id, "partition": "hash", "side": "left"}),
+            );
+            edges.push(
+                json!({"from": ops[other]["id"], "to": id, "partition": "hash", "side": "right"}),
+            );
+            consumed[other] = true;
+        } else {
+            edges
+                .push(json!({"from": ops[from]["id"], "to": id, "partition": partition(from, *b)}));
+            if *b % 4 == 1 && other != from {
+                edges.push(
+                    json!({"from": ops[other]["id"], "to": id, "partition": partition(other, *a)}),
+                );
+                consumed[other] = true;
+            }
+        }
+        consumed[from] = true;
+        ops.push(op);
+        par.push(*p);
+        consumed.push(false);
+    }
+    let producers: Vec<usize> = (0..ops.len()).filter(|&i| !consumed[i]).collect();
+    for (s, delivery) in plan.sinks.iter().enumerate() {
+        let id = format!("out{s}");
+        let delivery = ["exactly_once", "at_least_once", "upsert"][usize::from(*delivery)];
+        ops.push(json!({"id": id, "op": "sink", "delivery": delivery, "parallelism": 1}));
+        // The first sink takes every unconsumed producer; others take the last operator.
+        let inputs = if s == 0 { producers.clone() } else { vec![par.len() - 1] };
+        for i in inputs {
+            edges.push(json!({"from": ops[i]["id"], "to": id, "partition": "rebalance"}));
+        }
+    }
+    json!({
+        "name": "generated",
+        "graph": {"operators": ops, "edges": edges},
+        "cluster": {"nodes": 2},
+        "network": {
+            "latency_ms": {"min": plan.latency.0, "max": plan.latency.0 + plan.latency.1},
+            "channel_capacity": plan.capacity
+        }
+    })
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_global_rejects: 100_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_failure_free_jobs_match_the_reference(plan in plan(), seed in 0u64..1000) {
+        let text = scenario_of(&plan).to_string();
+        // Order-sensitive graphs are rejected by validation; they have no reference.
+        let loaded = scenario::load_bytes(text.as_bytes(), "generated.json");
+        let s = match loaded {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = e.to_string();
+                prop_assume!(!msg.contains("interleav"), "order-sensitive");
+                return Err(TestCaseError::fail(format!("generated scenario rejected: {msg}\n{text}")));
+            }
+        };
+        let job = Arc::new(Job::new(s));
+        let report = check::run_once(job.clone(), seed, None).expect("runs");
+        prop_assert!(report.invariants.iter().all(|i| i.holds), "{:?}\n{}", report, text);
+        let again = check::run_once(job, seed, None).expect("runs");
+        prop_assert_eq!(report.trace_hash, again.trace_hash);
+    }
+}
