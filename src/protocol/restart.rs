@@ -13,18 +13,16 @@ pub enum RestartDecision {
     GiveUp,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// The state of a restart strategy. The strategy's settings are passed to each call (they
+/// hold an `f64` and live in the job), so that this state is `Eq` and `Hash` like the rest
+/// of the world.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RestartPolicy {
-    strategy: RestartStrategy,
     restarts: u32,
 }
 
 impl RestartPolicy {
-    pub fn new(strategy: RestartStrategy) -> RestartPolicy {
-        RestartPolicy { strategy, restarts: 0 }
-    }
-
-    pub fn on_failure(&mut self, _now: SimTime) -> RestartDecision {
+    pub fn on_failure(&mut self, _strategy: &RestartStrategy, _now: SimTime) -> RestartDecision {
         RestartDecision::GiveUp
     }
 
