@@ -21,7 +21,7 @@ fn shipped() -> Vec<PathBuf> {
     v
 }
 
-fn load(path: &PathBuf) -> Scenario {
+fn load(path: &std::path::Path) -> Scenario {
     scenario::load_file(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -134,9 +134,13 @@ fn backpressure_bounds_what_a_fast_source_can_run_ahead_of_a_slow_sink() {
 // ---------------------------------------------------------------------------------------
 // Generated graphs and data.
 
+/// One generated record: (key index, value, ts step).
+type GenRecord = (u8, i8, u8);
+
 #[derive(Clone, Debug)]
 struct Plan {
-    sources: Vec<(u8, Vec<Vec<(u8, i8, u8)>>, bool)>,
+    /// (parallelism, records per partition, rate-limited?)
+    sources: Vec<(u8, Vec<Vec<GenRecord>>, bool)>,
     middle: Vec<(u8, u8, u8, u8)>,
     sinks: Vec<u8>,
     latency: (u8, u8),

@@ -90,7 +90,8 @@ pub fn parse_task_name(s: &str) -> Option<(&str, u16)> {
 }
 
 fn parse_node(s: &str, nodes: u16) -> Result<NodeId, String> {
-    let n = s.strip_prefix("node-").and_then(|x| x.parse::<u16>().ok());
+    // Only the canonical spelling: `node-01` and `node-+1` are typos, not node-1.
+    let n = s.strip_prefix("node-").and_then(|x| x.parse::<u16>().ok()).filter(|n| s == format!("node-{n}"));
     match n {
         Some(n) if n < nodes => Ok(NodeId(n)),
         _ => Err(format!(
@@ -148,7 +149,9 @@ pub(super) fn check_latency(r: &RangeSpec, path: &str, v: &mut Problems) -> Late
         v.push((path.into(), format!("min ({}) is above max ({})", r.min, r.max)));
     }
     range_check(v, &format!("{path}.max"), "a latency", r.max, 0, MAX_LATENCY_MS);
-    Latency { min_us: r.min.min(r.max) * 1000, max_us: r.max.min(MAX_LATENCY_MS) * 1000 }
+    // Clamped before scaling: an absurd value is reported above, and must not overflow here.
+    let max = r.max.min(MAX_LATENCY_MS);
+    Latency { min_us: r.min.min(max) * 1000, max_us: max * 1000 }
 }
 
 fn check_network(n: &NetworkSpec, v: &mut Problems) -> Network {

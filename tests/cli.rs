@@ -1,0 +1,438 @@
+//! The command line of SPEC §3, through the built binary: output, files and exit codes.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `ftsim` with `args` from the crate's root directory.
+fn ftsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ftsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the ftsim binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing the output when it differs.
+#[track_caller]
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Parses the stdout of a `--json` command.
+#[track_caller]
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(o)))
+}
+
+/// A file in the temp directory, unique to this test and process, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(test: &str, ext: &str) -> TempFile {
+        let name = format!("ftsim-cli-{test}-{}.{ext}", std::process::id());
+        TempFile(std::env::temp_dir().join(name))
+    }
+
+    fn with(test: &str, text: &str) -> TempFile {
+        let f = TempFile::new(test, "json");
+        std::fs::write(&f.0, text).expect("the temp dir is writable");
+        f
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("temp paths are UTF-8")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "scenarios/ has scenario files");
+    files
+}
+
+fn is_hex16(s: &str) -> bool {
+    s.len() == 16 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn trace_hash(scenario: &str, seed: &str) -> String {
+    let o = ftsim(&["run", scenario, "--seed", seed, "--json"]);
+    assert_exit(&o, 0);
+    json(&o)["trace_hash"].as_str().expect("trace_hash is a string").to_string()
+}
+
+/// The word count scenario with `limits.max_events` = 10: the job cannot finish.
+fn too_few_events(test: &str) -> TempFile {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/wordcount.json"),
+    )
+    .expect("wordcount.json is readable");
+    let mut v: Value = serde_json::from_str(&text).expect("wordcount.json is JSON");
+    v["name"] = "too-few-events".into();
+    v["limits"] = serde_json::json!({"max_events": 10});
+    TempFile::with(test, &serde_json::to_string_pretty(&v).expect("serializes"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+#[test]
+fn run_without_a_scenario_runs_the_built_in_one_and_passes() {
+    let o = ftsim(&["run"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.starts_with("PASS"), "{out}");
+    assert!(out.contains("progress"), "the report lists the invariants: {out}");
+}
+
+#[test]
+fn run_json_prints_the_report_of_the_spec() {
+    let o = ftsim(&["run", "scenarios/wordcount.json", "--json"]);
+    assert_exit(&o, 0);
+    let r = json(&o);
+    assert_eq!(r["scenario"], "wordcount");
+    assert_eq!(r["seed"], 1, "the scenario's seed is the default");
+    assert!(r["mutations"].as_array().is_some_and(Vec::is_empty), "{r}");
+    assert_eq!(r["verdict"], "pass");
+    assert!(r["trace_hash"].as_str().is_some_and(is_hex16), "{r}");
+    let stats = &r["stats"];
+    for key in
+        ["events", "sim_time_ms", "records_processed", "records_replayed", "faults", "restarts"]
+    {
+        assert!(stats[key].is_u64(), "stats.{key} is a count: {r}");
+    }
+    for key in ["triggered", "completed", "aborted"] {
+        assert!(stats["checkpoints"][key].is_u64(), "stats.checkpoints.{key}: {r}");
+    }
+    assert!(stats["events"].as_u64() > Some(0));
+    // 2 partitions × 500 words, counted once and written once.
+    assert!(stats["records_processed"].as_u64() >= Some(1000), "{r}");
+    let invariants = r["invariants"].as_array().expect("invariants is an array");
+    assert!(!invariants.is_empty());
+    for inv in invariants {
+        assert!(inv["name"].is_string(), "{inv}");
+        assert_eq!(inv["holds"], true, "{inv}");
+        assert!(inv["detail"].is_string(), "{inv}");
+    }
+    let names: Vec<&str> = invariants.iter().filter_map(|i| i["name"].as_str()).collect();
+    for want in ["exactly_once", "progress"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    assert!(r["counterexample"].is_null(), "{r}");
+}
+
+#[test]
+fn every_shipped_scenario_runs_to_a_pass() {
+    for path in scenario_files() {
+        let p = path.to_str().expect("UTF-8 path");
+        let o = ftsim(&["run", p, "--json"]);
+        assert_exit(&o, 0);
+        let r = json(&o);
+        assert_eq!(r["verdict"], "pass", "{p}: {r}");
+        assert!(r["invariants"].as_array().is_some_and(|a| !a.is_empty()), "{p}: {r}");
+    }
+}
+
+#[test]
+fn a_different_seed_gives_a_different_trace_hash() {
+    let a = trace_hash("scenarios/wordcount.json", "1");
+    let b = trace_hash("scenarios/wordcount.json", "2");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_hash() {
+    let a = trace_hash("scenarios/wordcount.json", "42");
+    let b = trace_hash("scenarios/wordcount.json", "42");
+    assert_eq!(a, b);
+    let o = ftsim(&["run", "scenarios/wordcount.json", "--seed", "42"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains(&a), "the text report shows the same hash: {}", stdout(&o));
+}
+
+#[test]
+fn the_seed_flag_is_reported() {
+    let o = ftsim(&["run", "scenarios/wordcount.json", "--seed", "9", "--json"]);
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)["seed"], 9);
+}
+
+#[test]
+fn run_trace_writes_one_json_event_per_line_ending_with_job_finished() {
+    let trace = TempFile::new("trace", "jsonl");
+    let o = ftsim(&["run", "scenarios/wordcount.json", "--trace", trace.path()]);
+    assert_exit(&o, 0);
+    let text = std::fs::read_to_string(&trace.0).expect("the trace file was written");
+    let events: Vec<Value> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1))
+        })
+        .collect();
+    assert!(events.len() > 1, "{text}");
+    let mut last_t = 0;
+    for e in &events {
+        let t = e["t_us"].as_u64().unwrap_or_else(|| panic!("no t_us: {e}"));
+        assert!(e["event"].is_string(), "no event: {e}");
+        assert!(t >= last_t, "time goes forward: {e}");
+        last_t = t;
+    }
+    assert_eq!(events.last().map(|e| e["event"].clone()), Some("job_finished".into()));
+}
+
+#[test]
+fn the_trace_is_the_same_for_the_same_seed() {
+    let a = TempFile::new("trace-same-a", "jsonl");
+    let b = TempFile::new("trace-same-b", "jsonl");
+    for f in [&a, &b] {
+        assert_exit(
+            &ftsim(&["run", "scenarios/union.json", "--seed", "5", "--trace", f.path()]),
+            0,
+        );
+    }
+    let read = |f: &TempFile| std::fs::read(&f.0).expect("the trace was written");
+    assert!(read(&a) == read(&b), "two runs with one seed write the same trace");
+}
+
+#[test]
+fn a_failed_expectation_exits_1_and_says_how_to_reproduce() {
+    let f = too_few_events("fail-text");
+    let o = ftsim(&["run", f.path(), "--seed", "3"]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    assert!(out.starts_with("FAIL"), "{out}");
+    let progress = out.lines().find(|l| l.contains("progress")).expect("progress is listed");
+    assert!(progress.contains("VIOL"), "{out}");
+    let last = out.lines().last().expect("a report");
+    assert!(last.starts_with("reproduce:"), "{out}");
+    assert!(last.contains(f.path()) && last.contains("--seed 3"), "{out}");
+}
+
+#[test]
+fn a_failed_expectation_is_a_fail_verdict_in_json() {
+    let f = too_few_events("fail-json");
+    let o = ftsim(&["run", f.path(), "--json"]);
+    assert_exit(&o, 1);
+    let r = json(&o);
+    assert_eq!(r["verdict"], "fail");
+    let progress = r["invariants"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == "progress"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no progress invariant: {r}"));
+    assert_eq!(progress["holds"], false, "{r}");
+    assert!(progress["detail"].as_str().is_some_and(|d| !d.is_empty()), "{r}");
+}
+
+#[test]
+fn an_expected_violation_that_happens_does_not_fail_a_run() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/wordcount.json"),
+    )
+    .expect("readable");
+    let mut v: Value = serde_json::from_str(&text).expect("JSON");
+    v["limits"] = serde_json::json!({"max_events": 10});
+    v["expect"] = serde_json::json!({"holds": [], "violated": ["progress"]});
+    let f = TempFile::with("expected-violation", &v.to_string());
+    let o = ftsim(&["run", f.path(), "--json"]);
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)["verdict"], "pass");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input and usage: exit 2.
+
+#[test]
+fn an_invalid_scenario_exits_2_naming_the_file_path_and_position() {
+    let f = TempFile::with(
+        "invalid",
+        "{\n  \"name\": \"bad\",\n  \"graph\": {\"operators\": [\n    {\"id\": \"src\", \"op\": \
+         \"source\", \"parallelism\": 0, \"generate\": {\"records\": 5}},\n    {\"id\": \"out\", \
+         \"op\": \"sink\"}],\n  \"edges\": [{\"from\": \"src\", \"to\": \"out\"}]}\n}\n",
+    );
+    let o = ftsim(&["run", f.path()]);
+    assert_exit(&o, 2);
+    assert!(o.stdout.is_empty(), "nothing on stdout: {}", stdout(&o));
+    let err = stderr(&o);
+    // `    {"id": "src", "op": "source", "parallelism": 0` — the 0 is at column 50 of line 4.
+    let want = format!("{}:4:50: at graph.operators[0].parallelism:", f.path());
+    assert!(err.contains(&want), "expected `{want}` in:\n{err}");
+}
+
+#[test]
+fn a_syntax_error_exits_2_naming_the_file_line_and_column() {
+    let f = TempFile::with("syntax", "{\n  \"name\": \"bad\"\n  \"graph\": {}\n}\n");
+    let o = ftsim(&["run", f.path()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    let want = format!("{}:3:", f.path());
+    assert!(err.contains(&want) && err.contains("syntax error"), "expected `{want}` in:\n{err}");
+}
+
+#[test]
+fn a_type_error_exits_2_naming_the_json_path() {
+    let f = TempFile::with(
+        "type",
+        r#"{"name": "bad", "graph": {"operators": [{"id": "src", "op": "source",
+            "generate": {"records": -1}}]}}"#,
+    );
+    let o = ftsim(&["run", f.path()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains(f.path()), "{err}");
+    assert!(err.contains("graph.operators[0].generate.records"), "{err}");
+    assert!(err.contains(":2:"), "the position of the value: {err}");
+}
+
+#[test]
+fn binary_garbage_exits_2() {
+    let f = TempFile::new("garbage", "json");
+    std::fs::write(&f.0, [0xff, 0x00, 0xfe, 0x80, 0x7b, 0xc3]).expect("writable");
+    let o = ftsim(&["run", f.path()]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains(f.path()), "{}", stderr(&o));
+}
+
+#[test]
+fn a_missing_file_exits_2_naming_it() {
+    let missing = TempFile::new("missing", "json");
+    let o = ftsim(&["run", missing.path()]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains(missing.path()), "{}", stderr(&o));
+}
+
+#[test]
+fn a_directory_instead_of_a_file_exits_2() {
+    let o = ftsim(&["run", "scenarios"]);
+    assert_exit(&o, 2);
+}
+
+#[test]
+fn an_unknown_subcommand_exits_2() {
+    let o = ftsim(&["frobnicate"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("frobnicate"), "{}", stderr(&o));
+}
+
+#[test]
+fn no_subcommand_exits_2() {
+    assert_exit(&ftsim(&[]), 2);
+}
+
+#[test]
+fn an_unknown_flag_exits_2() {
+    let o = ftsim(&["run", "scenarios/wordcount.json", "--fast"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--fast"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_seed_that_is_not_a_number_exits_2() {
+    assert_exit(&ftsim(&["run", "scenarios/wordcount.json", "--seed", "seven"]), 2);
+    assert_exit(&ftsim(&["run", "scenarios/wordcount.json", "--seed", "-1"]), 2);
+}
+
+#[test]
+fn an_unknown_mutation_exits_2() {
+    let o = ftsim(&["run", "scenarios/wordcount.json", "--mutation", "nope"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_trace_into_a_missing_directory_exits_2() {
+    let dir = TempFile::new("no-such-dir", "d");
+    let trace = dir.0.join("trace.jsonl");
+    let o = ftsim(&["run", "scenarios/wordcount.json", "--trace", trace.to_str().expect("UTF-8")]);
+    assert_exit(&o, 2);
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    assert_exit(&ftsim(&["--help"]), 0);
+    assert_exit(&ftsim(&["run", "--help"]), 0);
+    let o = ftsim(&["--version"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).starts_with("ftsim"), "{}", stdout(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate and mutations
+
+#[test]
+fn validate_accepts_a_good_file() {
+    let o = ftsim(&["validate", "scenarios/wordcount.json"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("wordcount"), "{}", stdout(&o));
+}
+
+#[test]
+fn validate_accepts_every_shipped_scenario() {
+    for path in scenario_files() {
+        assert_exit(&ftsim(&["validate", path.to_str().expect("UTF-8 path")]), 0);
+    }
+}
+
+#[test]
+fn validate_json_prints_a_summary() {
+    let o = ftsim(&["validate", "scenarios/wordcount.json", "--json"]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["name"], "wordcount");
+    assert!(v["operators"].is_u64(), "{v}");
+}
+
+#[test]
+fn validate_rejects_a_bad_file_with_exit_2() {
+    let f = TempFile::with(
+        "validate-bad",
+        r#"{"name": "bad", "graph": {"operators": [{"id": "src", "op": "source",
+            "generate": {"records": 5}}, {"id": "out", "op": "sink"}],
+            "edges": [{"from": "src", "to": "nowhere"}]}}"#,
+    );
+    let o = ftsim(&["validate", f.path()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains(f.path()) && err.contains("graph.edges[0].to"), "{err}");
+    assert!(err.contains("unknown operator `nowhere`"), "{err}");
+}
+
+#[test]
+fn validate_without_a_file_exits_2() {
+    assert_exit(&ftsim(&["validate"]), 2);
+}
+
+#[test]
+fn mutations_lists_them_and_exits_0() {
+    let o = ftsim(&["mutations"]);
+    assert_exit(&o, 0);
+    assert!(!stdout(&o).trim().is_empty(), "it prints the list or says it is empty");
+}
