@@ -23,7 +23,7 @@ pub struct ChannelId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct NodeId(pub u16);
 
-/// An interned record key (see [`crate::graph::keys`]).
+/// An interned record key (see [`crate::record::KeyTable`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct KeyId(pub u32);
 

@@ -107,8 +107,9 @@ fn rust_files_in(path: &str) -> Vec<PathBuf> {
 
 #[test]
 fn source_files_stay_reviewable() {
+    // Unit tests at the bottom of a file do not count: only the code above them.
     for file in rust_files_in("src") {
-        let lines = std::fs::read_to_string(&file).expect("readable").lines().count();
-        assert!(lines <= 900, "{} has {lines} lines; split it by concept", file.display());
+        let lines = code_of(&file).lines().count();
+        assert!(lines <= 700, "{} has {lines} lines of code; split it by concept", file.display());
     }
 }

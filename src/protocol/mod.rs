@@ -4,6 +4,7 @@
 //! clock, an RNG or any I/O: the architecture test in tests/architecture.rs checks it.
 
 pub mod barrier;
+pub mod checkpointer;
 pub mod coordinator;
 pub mod operator;
 pub mod restart;

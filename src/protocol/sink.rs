@@ -2,13 +2,19 @@
 //!
 //! * `at_least_once` writes each record to the external system at once;
 //! * `upsert` writes each record as the new value of its key at once;
-//! * `exactly_once` is a two-phase-commit sink: records go into the open transaction, which
-//!   only becomes visible when it is committed. With checkpointing disabled it is committed
-//!   once, at end of input.
+//! * `exactly_once` is a two-phase-commit sink (Flink's `TwoPhaseCommitSinkFunction`):
+//!   records go into the open transaction; at the snapshot of checkpoint n the transaction is
+//!   pre-committed and recorded in the sink's state as pending for n, and a new one opens; on
+//!   `NotifyCheckpointComplete(n)` every pending transaction with a checkpoint id ≤ n commits,
+//!   in id order; on restore, the pending transactions of the restored state are committed
+//!   again (commits are idempotent) and every other transaction of earlier attempts is
+//!   aborted. With checkpointing disabled the open transaction is committed once, at end of
+//!   input.
 //!
 //! The machine never touches the external system itself: it returns [`SinkCmd`]s that the
 //! world carries out.
 
+use crate::ids::CheckpointId;
 use crate::record::Record;
 use crate::scenario::model::Delivery;
 use std::fmt;
@@ -42,8 +48,19 @@ pub enum Visible {
 pub enum SinkCmd {
     /// Make a transaction durable but not yet visible; it carries the records written to it.
     PreCommit { txn: TxnId, records: Vec<Record> },
-    /// Make a pre-committed transaction visible. Idempotent.
-    Commit { txn: TxnId },
+    /// Make a pre-committed transaction visible. Idempotent. `checkpoint` is the checkpoint
+    /// whose snapshot pre-committed it (`None` without checkpointing).
+    Commit { txn: TxnId, checkpoint: Option<CheckpointId> },
+    /// Abort every prepared transaction of this sink subtask opened by an attempt before
+    /// `attempt` (after the restored ones were committed).
+    AbortEarlierAttempts { subtask: u16, attempt: u32 },
+}
+
+/// What a sink subtask keeps in a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SinkSnapshot {
+    /// Pre-committed transactions not yet known to be committed, with their checkpoint.
+    pub pending: Vec<(CheckpointId, TxnId)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -55,6 +72,10 @@ pub struct SinkMachine {
     /// The open transaction (exactly_once only) and the records written to it.
     open: TxnId,
     buffer: Vec<Record>,
+    /// Pre-committed transactions awaiting a completion notice, in checkpoint order.
+    pending: Vec<(CheckpointId, TxnId)>,
+    /// End of input was reached: the next snapshot opens no new transaction.
+    finishing: bool,
     finished: bool,
 }
 
@@ -67,8 +88,66 @@ impl SinkMachine {
             next_seq: 1,
             open: TxnId { subtask, attempt, seq: 0 },
             buffer: Vec::new(),
+            pending: Vec::new(),
+            finishing: false,
             finished: false,
         }
+    }
+
+    /// A new attempt of a sink subtask restored from a checkpoint. Returns the machine and
+    /// the commands of recovery: commit every restored pending transaction, then abort the
+    /// other transactions of earlier attempts.
+    pub fn restore(
+        delivery: Delivery,
+        subtask: u16,
+        attempt: u32,
+        snap: &SinkSnapshot,
+    ) -> (SinkMachine, Vec<SinkCmd>) {
+        let m = SinkMachine::new(delivery, subtask, attempt);
+        let mut cmds: Vec<SinkCmd> = snap
+            .pending
+            .iter()
+            .map(|&(cp, txn)| SinkCmd::Commit { txn, checkpoint: Some(cp) })
+            .collect();
+        if delivery == Delivery::ExactlyOnce {
+            cmds.push(SinkCmd::AbortEarlierAttempts { subtask, attempt });
+        }
+        (m, cmds)
+    }
+
+    /// A new attempt that starts with no checkpoint: abort what earlier attempts left open.
+    pub fn fresh(delivery: Delivery, subtask: u16, attempt: u32) -> (SinkMachine, Vec<SinkCmd>) {
+        SinkMachine::restore(delivery, subtask, attempt, &SinkSnapshot { pending: Vec::new() })
+    }
+
+    /// The synchronous snapshot of checkpoint `id` (P7): pre-commit the open transaction,
+    /// remember it as pending for `id`, open the next one (unless finishing).
+    pub fn on_snapshot(&mut self, id: CheckpointId) -> (SinkSnapshot, Vec<SinkCmd>) {
+        let mut cmds = Vec::new();
+        if self.delivery == Delivery::ExactlyOnce && !self.finished {
+            let txn = self.rotate();
+            cmds.push(SinkCmd::PreCommit { txn, records: std::mem::take(&mut self.buffer) });
+            self.pending.push((id, txn));
+        }
+        (SinkSnapshot { pending: self.pending.clone() }, cmds)
+    }
+
+    /// `NotifyCheckpointComplete(id)`: commit every pending transaction with checkpoint ≤ id.
+    pub fn on_checkpoint_complete(&mut self, id: CheckpointId) -> Vec<SinkCmd> {
+        let split = self.pending.partition_point(|(cp, _)| *cp <= id);
+        self.pending
+            .drain(..split)
+            .map(|(cp, txn)| SinkCmd::Commit { txn, checkpoint: Some(cp) })
+            .collect()
+    }
+
+    /// End of input with checkpointing: the next snapshot pre-commits the last transaction.
+    pub fn set_finishing(&mut self) {
+        self.finishing = true;
+    }
+
+    pub fn pending(&self) -> &[(CheckpointId, TxnId)] {
+        &self.pending
     }
 
     /// The transaction records are currently written to.
@@ -103,13 +182,17 @@ impl SinkMachine {
         let txn = self.rotate();
         vec![
             SinkCmd::PreCommit { txn, records: std::mem::take(&mut self.buffer) },
-            SinkCmd::Commit { txn },
+            SinkCmd::Commit { txn, checkpoint: None },
         ]
     }
 
-    /// Closes the open transaction and opens the next one; returns the closed one's id.
+    /// Closes the open transaction and opens the next one (none once finishing); returns the
+    /// closed one's id.
     fn rotate(&mut self) -> TxnId {
         let closed = self.open;
+        if self.finishing {
+            self.finished = true;
+        }
         self.open = TxnId { subtask: self.subtask, attempt: self.attempt, seq: self.next_seq };
         self.next_seq += 1;
         closed
@@ -135,10 +218,68 @@ mod tests {
             s.on_end_of_input_without_checkpoints(),
             vec![
                 SinkCmd::PreCommit { txn, records: vec![rec(1), rec(2)] },
-                SinkCmd::Commit { txn }
+                SinkCmd::Commit { txn, checkpoint: None }
             ]
         );
         assert_eq!(s.open_txn(), TxnId { subtask: 2, attempt: 1, seq: 1 });
+    }
+
+    fn txn(seq: u32) -> TxnId {
+        TxnId { subtask: 0, attempt: 0, seq }
+    }
+
+    #[test]
+    fn a_snapshot_precommits_the_open_transaction_and_opens_the_next() {
+        let mut s = SinkMachine::new(Delivery::ExactlyOnce, 0, 0);
+        s.on_record(rec(1));
+        let (snap, cmds) = s.on_snapshot(CheckpointId(1));
+        assert_eq!(cmds, vec![SinkCmd::PreCommit { txn: txn(0), records: vec![rec(1)] }]);
+        assert_eq!(snap.pending, vec![(CheckpointId(1), txn(0))]);
+        assert_eq!(s.open_txn(), txn(1));
+    }
+
+    #[test]
+    fn a_completion_commits_every_pending_transaction_up_to_its_id_in_order() {
+        let mut s = SinkMachine::new(Delivery::ExactlyOnce, 0, 0);
+        s.on_snapshot(CheckpointId(1));
+        s.on_snapshot(CheckpointId(2));
+        s.on_snapshot(CheckpointId(3));
+        assert_eq!(
+            s.on_checkpoint_complete(CheckpointId(2)),
+            vec![
+                SinkCmd::Commit { txn: txn(0), checkpoint: Some(CheckpointId(1)) },
+                SinkCmd::Commit { txn: txn(1), checkpoint: Some(CheckpointId(2)) }
+            ]
+        );
+        assert_eq!(s.on_checkpoint_complete(CheckpointId(2)), vec![]);
+        assert_eq!(s.pending(), &[(CheckpointId(3), txn(2))]);
+    }
+
+    #[test]
+    fn restoring_recommits_pending_transactions_then_aborts_earlier_attempts() {
+        let snap = SinkSnapshot { pending: vec![(CheckpointId(4), txn(3))] };
+        let (m, cmds) = SinkMachine::restore(Delivery::ExactlyOnce, 0, 2, &snap);
+        assert_eq!(
+            cmds,
+            vec![
+                SinkCmd::Commit { txn: txn(3), checkpoint: Some(CheckpointId(4)) },
+                SinkCmd::AbortEarlierAttempts { subtask: 0, attempt: 2 }
+            ]
+        );
+        assert_eq!(m.open_txn(), TxnId { subtask: 0, attempt: 2, seq: 0 });
+        assert!(m.pending().is_empty());
+    }
+
+    #[test]
+    fn a_finishing_sink_precommits_its_last_transaction_and_opens_none() {
+        let mut s = SinkMachine::new(Delivery::ExactlyOnce, 0, 0);
+        s.on_record(rec(7));
+        s.set_finishing();
+        let (_, cmds) = s.on_snapshot(CheckpointId(5));
+        assert_eq!(cmds, vec![SinkCmd::PreCommit { txn: txn(0), records: vec![rec(7)] }]);
+        let (snap, cmds) = s.on_snapshot(CheckpointId(6));
+        assert!(cmds.is_empty(), "nothing is open after the final pre-commit");
+        assert_eq!(snap.pending, vec![(CheckpointId(5), txn(0))]);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! graph, and whether the job has a single well-defined output (SPEC §2).
 
 use super::model::*;
-use super::schema::{GenerateSpec, GraphSpec, KeySpec, OperatorSpec};
+use super::schema::{GraphSpec, OperatorSpec};
+use super::sources::{check_source, generate, generated_key, SourceData, MAX_KEYS};
 use super::validate::{range_check, Problems, MAX_PARALLELISM};
 use crate::graph::determinism;
 use crate::ids::{KeyId, OperatorId};
 use crate::record::{Key, KeyTable, Record};
-use crate::rng;
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
@@ -15,8 +15,6 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-pub const MAX_RECORDS: u64 = 10_000_000;
-pub const MAX_KEYS: u64 = 1_000_000;
 pub const MAX_COST_US: u64 = 1_000_000;
 
 pub(super) struct CheckedGraph {
@@ -44,41 +42,12 @@ enum DraftKind {
     Sink(Delivery),
 }
 
-enum SourceData {
-    Generate(Generator),
-    Literal(Vec<Vec<(Key, i64, i64)>>),
-}
-
 #[derive(Clone, Copy)]
 enum DraftMap {
     Identity,
     Add(i64),
     Mul(i64),
     RekeyMod(u32),
-}
-
-#[derive(Clone, Copy)]
-enum Distribution {
-    Uniform,
-    Zipf,
-    RoundRobin,
-}
-
-#[derive(Clone, Copy)]
-enum Values {
-    One,
-    Sequence,
-    Random(i64, i64),
-}
-
-#[derive(Clone, Copy)]
-struct Generator {
-    records: u64,
-    keys: u64,
-    distribution: Distribution,
-    values: Values,
-    ts_step_ms: u64,
-    seed: u64,
 }
 
 const OPS: [&str; 8] = ["source", "map", "filter", "flat_map", "reduce", "window", "join", "sink"];
@@ -184,7 +153,8 @@ fn check_operator(s: &OperatorSpec, p: &str, v: &mut Problems) -> Option<Draft> 
     let cost_us = s.cost_us.unwrap_or(0);
     range_check(v, &format!("{p}.cost_us"), "cost_us", cost_us, 0, MAX_COST_US);
     let kind = match s.op.as_str() {
-        "source" => check_source(s, parallelism, p, v),
+        "source" => check_source(s, parallelism, p, v)
+            .map(|(data, rate_per_s)| DraftKind::Source { data, rate_per_s }),
         "map" => check_map(s.func.as_ref(), p, v).map(DraftKind::Map),
         "filter" => check_filter(s.func.as_ref(), p, v).map(DraftKind::Filter),
         "flat_map" => check_flat_map(s.func.as_ref(), p, v).map(DraftKind::FlatMap),
@@ -275,165 +245,6 @@ fn check_operator(s: &OperatorSpec, p: &str, v: &mut Problems) -> Option<Draft> 
         parallelism: parallelism as u16,
         cost_us: cost_us as u32,
         kind: kind?,
-    })
-}
-
-fn check_source(
-    s: &OperatorSpec,
-    parallelism: u64,
-    p: &str,
-    v: &mut Problems,
-) -> Option<DraftKind> {
-    let rate_per_s = match s.rate_per_ms {
-        None => None,
-        Some(r) if r.is_finite() && r > 0.0 && r <= 1_000_000.0 => {
-            Some(((r * 1000.0).round() as u64).max(1))
-        }
-        Some(r) => {
-            v.push((
-                format!("{p}.rate_per_ms"),
-                format!("the rate must be above 0 and at most 1000000 records per ms, got {r}"),
-            ));
-            None
-        }
-    };
-    let data = match (&s.generate, &s.data) {
-        (Some(_), Some(_)) => {
-            v.push((p.to_string(), "a source has either `generate` or `data`, not both".into()));
-            return None;
-        }
-        (None, None) => {
-            v.push((p.to_string(), "a source needs `generate` or `data`".into()));
-            return None;
-        }
-        (Some(g), None) => {
-            SourceData::Generate(check_generate(g, parallelism, &format!("{p}.generate"), v)?)
-        }
-        (None, Some(data)) => {
-            if data.len() as u64 != parallelism {
-                v.push((
-                    format!("{p}.data"),
-                    format!(
-                        "`data` has {} partitions but the source has parallelism {parallelism}: \
-                         give one array of records per subtask",
-                        data.len()
-                    ),
-                ));
-                return None;
-            }
-            let total: usize = data.iter().map(Vec::len).sum();
-            if total as u64 > MAX_RECORDS {
-                v.push((format!("{p}.data"), format!("at most {MAX_RECORDS} records")));
-                return None;
-            }
-            let mut parts = Vec::with_capacity(data.len());
-            for (i, part) in data.iter().enumerate() {
-                let mut last = 0i64;
-                let mut out = Vec::with_capacity(part.len());
-                for (j, r) in part.iter().enumerate() {
-                    let rp = format!("{p}.data[{i}][{j}]");
-                    if r.ts < 0 {
-                        v.push((
-                            format!("{rp}.ts"),
-                            format!("event time cannot be negative, got {}", r.ts),
-                        ));
-                    } else if r.ts < last {
-                        v.push((
-                            format!("{rp}.ts"),
-                            format!(
-                                "ts {} is below the previous record's ts {last}: within a partition \
-                                 ts never decreases (sources emit the last ts as their watermark)",
-                                r.ts
-                            ),
-                        ));
-                    }
-                    last = last.max(r.ts);
-                    let key = match &r.key {
-                        KeySpec::Int(i) => Key::Int(*i),
-                        KeySpec::Str(s) => Key::Str(s.clone()),
-                    };
-                    out.push((key, r.value, r.ts));
-                }
-                parts.push(out);
-            }
-            SourceData::Literal(parts)
-        }
-    };
-    Some(DraftKind::Source { data, rate_per_s })
-}
-
-fn check_generate(
-    g: &GenerateSpec,
-    parallelism: u64,
-    p: &str,
-    v: &mut Problems,
-) -> Option<Generator> {
-    let before = v.len();
-    let total = g.records.saturating_mul(parallelism);
-    if total > MAX_RECORDS {
-        v.push((
-            format!("{p}.records"),
-            format!(
-                "{} records per partition × parallelism {parallelism} is above the limit of \
-                 {MAX_RECORDS} records per source",
-                g.records
-            ),
-        ));
-    }
-    range_check(v, &format!("{p}.keys"), "the number of keys", g.keys, 1, MAX_KEYS);
-    range_check(v, &format!("{p}.ts_step_ms"), "ts_step_ms", g.ts_step_ms, 0, 1_000_000);
-    let distribution = match g.distribution.as_str() {
-        "uniform" => Distribution::Uniform,
-        "zipf" => Distribution::Zipf,
-        "round_robin" => Distribution::RoundRobin,
-        other => {
-            v.push((
-                format!("{p}.distribution"),
-                format!("unknown distribution `{other}`: use uniform, zipf or round_robin"),
-            ));
-            Distribution::Uniform
-        }
-    };
-    let values = match &g.values {
-        None => Values::One,
-        Some(Value::String(s)) if s == "one" => Values::One,
-        Some(Value::String(s)) if s == "sequence" => Values::Sequence,
-        Some(Value::Object(o)) if o.len() == 1 && o.contains_key("random") => {
-            match o["random"].as_array().map(|a| a.iter().map(Value::as_i64).collect::<Vec<_>>()) {
-                Some(r) if r.len() == 2 && r[0].is_some() && r[1].is_some() => {
-                    let (lo, hi) = (r[0].unwrap_or(0), r[1].unwrap_or(0));
-                    if lo > hi {
-                        v.push((
-                            format!("{p}.values.random"),
-                            format!("lo ({lo}) is above hi ({hi})"),
-                        ));
-                    }
-                    Values::Random(lo, hi)
-                }
-                _ => {
-                    v.push((
-                        format!("{p}.values.random"),
-                        "`random` takes [lo, hi], two integers".into(),
-                    ));
-                    Values::One
-                }
-            }
-        }
-        Some(_) => {
-            v.push((
-                format!("{p}.values"),
-                "`values` is \"one\", \"sequence\" or {\"random\": [lo, hi]}".into(),
-            ));
-            Values::One
-        }
-    };
-    (v.len() == before).then_some(Generator {
-        records: g.records,
-        keys: g.keys,
-        distribution,
-        values,
-        ts_step_ms: g.ts_step_ms,
-        seed: g.seed,
     })
 }
 
@@ -727,10 +538,6 @@ fn check_shape(drafts: &[Draft], edges: &[Edge], v: &mut Problems) -> Option<()>
     (v.len() == before).then_some(())
 }
 
-fn generated_key(i: u64) -> Key {
-    Key::Str(format!("k{i}"))
-}
-
 fn intern_keys(drafts: &[Draft], v: &mut Problems) -> Option<KeyTable> {
     let mut keys = BTreeSet::new();
     for d in drafts {
@@ -795,49 +602,4 @@ fn finish(d: Draft, keys: &KeyTable) -> Operator {
         DraftKind::Sink(delivery) => OpKind::Sink { delivery },
     };
     Operator { name: d.name, kind, parallelism: d.parallelism, cost_us: d.cost_us }
-}
-
-/// Generates one partition. The draws come from the stream ("generate/<operator>",
-/// partition) of the generator's own seed: the key first (unless round robin), then the
-/// value (if random), record after record.
-fn generate(g: &Generator, operator: &str, partition: u64, keys: &[KeyId]) -> Vec<Record> {
-    let mut s = rng::stream(g.seed, &format!("generate/{operator}"), partition);
-    let zipf: Vec<u64> = match g.distribution {
-        Distribution::Zipf => {
-            let mut acc = 0u64;
-            (0..g.keys)
-                .map(|j| {
-                    acc += (1u64 << 32) / (j + 1);
-                    acc
-                })
-                .collect()
-        }
-        _ => Vec::new(),
-    };
-    (0..g.records)
-        .map(|i| {
-            let k = match g.distribution {
-                Distribution::Uniform => rng::below(&mut s, g.keys),
-                Distribution::RoundRobin => i % g.keys,
-                Distribution::Zipf => {
-                    let total = *zipf.last().expect("keys >= 1");
-                    let u = rng::below(&mut s, total);
-                    zipf.partition_point(|&c| c <= u) as u64
-                }
-            };
-            let value = match g.values {
-                Values::One => 1,
-                Values::Sequence => i as i64 + 1,
-                Values::Random(lo, hi) => {
-                    let span = hi.wrapping_sub(lo) as u64;
-                    let draw = match span.checked_add(1) {
-                        Some(n) => rng::below(&mut s, n),
-                        None => rand::RngCore::next_u64(&mut s),
-                    };
-                    lo.wrapping_add(draw as i64)
-                }
-            };
-            Record { key: keys[k as usize], value, ts: (i * g.ts_step_ms) as i64 }
-        })
-        .collect()
 }

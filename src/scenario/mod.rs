@@ -2,10 +2,12 @@
 //! the file, the JSON path and the position. Nothing past this module sees raw JSON.
 
 pub mod error;
+mod fault_check;
 mod graph_check;
 pub mod load;
 pub mod model;
 pub mod schema;
+mod sources;
 pub mod validate;
 
 pub use error::ScenarioError;

@@ -8,11 +8,13 @@
 //! re-queued. Ties in time break by insertion order. Nothing here depends on anything but
 //! the job, the seed and the order of calls, so a run is a pure function of (scenario, seed).
 
+pub mod faults;
+
 use crate::graph::Job;
-use crate::ids::{ChannelId, SimTime};
+use crate::ids::SimTime;
 use crate::rng::{self, Stream};
 use crate::trace::{TraceEvent, TraceHasher};
-use crate::world::{Env, Event, World};
+use crate::world::{Draw, Env, Event, World};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Write;
@@ -29,6 +31,8 @@ pub enum Ending {
     TimeLimit,
     /// `limits.max_events` was reached.
     EventLimit,
+    /// The restart strategy gave up: the job failed.
+    JobFailed,
 }
 
 impl Ending {
@@ -38,6 +42,7 @@ impl Ending {
             Ending::Stuck => "the world is stuck: nothing can happen, and the job has not finished",
             Ending::TimeLimit => "the run reached limits.max_sim_ms before the job finished",
             Ending::EventLimit => "the run reached limits.max_events before the job finished",
+            Ending::JobFailed => "the job failed: its restart strategy gave up",
         }
     }
 }
@@ -56,6 +61,9 @@ pub struct RunResult {
 struct TimedEnv<'w> {
     job: Arc<Job>,
     latency: Stream,
+    control: Stream,
+    storage: Stream,
+    coordinator: Stream,
     woken: Vec<Event>,
     hasher: TraceHasher,
     out: Option<&'w mut dyn Write>,
@@ -64,9 +72,14 @@ struct TimedEnv<'w> {
 
 impl Env for TimedEnv<'_> {
     #[inline]
-    fn data_latency(&mut self, _channel: ChannelId) -> u64 {
-        let l = self.job.scenario.network.latency;
-        rng::between(&mut self.latency, l.min_us, l.max_us)
+    fn draw(&mut self, what: Draw, lo: u64, hi: u64) -> u64 {
+        let stream = match what {
+            Draw::DataLatency => &mut self.latency,
+            Draw::ControlLatency => &mut self.control,
+            Draw::StorageLatency => &mut self.storage,
+            Draw::TriggerDelay => &mut self.coordinator,
+        };
+        rng::between(stream, lo, hi)
     }
 
     #[inline]
@@ -98,24 +111,41 @@ impl Queue {
     fn schedule(&mut self, job: &Job, world: &World, event: Event, now: SimTime) {
         let Some(due) = world.due(event) else { return };
         let at = due.max(now);
-        let slot = event.slot(job);
-        if at < self.queued[slot] {
-            self.queued[slot] = at;
-            self.heap.push(Reverse((at, self.seq, event)));
-            self.seq += 1;
+        match event.slot(job) {
+            Some(slot) if at >= self.queued[slot] => return,
+            Some(slot) => self.queued[slot] = at,
+            None => {}
         }
+        self.heap.push(Reverse((at, self.seq, event)));
+        self.seq += 1;
     }
 }
 
-/// Runs the job from its initial world with `seed` until it finishes, gets stuck or reaches a
-/// limit. Trace lines go to `trace` when given.
+/// Runs the job from its initial world with `seed` until it finishes, gets stuck, fails or
+/// reaches a limit. Trace lines go to `trace` when given.
 pub fn run(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> RunResult {
-    let mut world = World::new(job.clone());
+    let faults = faults::resolve(&job.scenario, seed);
+    let world = World::new(job, faults);
+    run_world(world, seed, "", trace)
+}
+
+/// Runs `world` (fresh, or restored by the checker) to its end. `label` separates the random
+/// streams of runs that share a seed.
+pub fn run_world(
+    mut world: World,
+    seed: u64,
+    label: &str,
+    trace: Option<&mut dyn Write>,
+) -> RunResult {
+    let job = world.job.0.clone();
     let limits = job.scenario.limits;
     let max_time = SimTime::from_ms(limits.max_sim_ms);
     let mut env = TimedEnv {
         job: job.clone(),
-        latency: rng::stream(seed, "network/latency", 0),
+        latency: rng::stream(seed, &format!("network/latency{label}"), 0),
+        control: rng::stream(seed, &format!("network/control{label}"), 0),
+        storage: rng::stream(seed, &format!("storage{label}"), 0),
+        coordinator: rng::stream(seed, &format!("coordinator{label}"), 0),
         woken: Vec::with_capacity(64),
         hasher: TraceHasher::default(),
         out: trace,
@@ -126,8 +156,9 @@ pub fn run(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> RunResult
         queued: vec![SimTime::NEVER; Event::slots(&job)],
         seq: 0,
     };
-    let initial: Vec<Event> = world.initial_events().collect();
-    for e in initial {
+    world.start(SimTime::ZERO, &mut env);
+    let woken = std::mem::take(&mut env.woken);
+    for e in woken {
         q.schedule(&job, &world, e, SimTime::ZERO);
     }
     let mut now = SimTime::ZERO;
@@ -136,12 +167,16 @@ pub fn run(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> RunResult
         if world.is_finished() {
             break Ending::Finished;
         }
-        let Some(Reverse((at, _, event))) = q.heap.pop() else { break Ending::Stuck };
-        let slot = event.slot(&job);
-        if q.queued[slot] != at {
-            continue; // superseded by an earlier entry for the same event
+        if world.job_failed {
+            break Ending::JobFailed;
         }
-        q.queued[slot] = SimTime::NEVER;
+        let Some(Reverse((at, _, event))) = q.heap.pop() else { break Ending::Stuck };
+        if let Some(slot) = event.slot(&job) {
+            if q.queued[slot] != at {
+                continue; // superseded by an earlier entry for the same event
+            }
+            q.queued[slot] = SimTime::NEVER;
+        }
         match world.due(event) {
             None => continue,
             Some(due) if due > at => {

@@ -16,10 +16,15 @@ pub enum Item {
     Record(Record),
     /// No further record on this channel has a ts below this.
     Watermark(i64),
-    /// The sender finished: nothing follows.
+    /// End of partition: the sender finished, nothing follows.
     End,
-    /// A checkpoint barrier (used from the checkpointing protocol on).
+    /// Checkpoint barrier `id`.
     Barrier(CheckpointId),
+    /// `CancelCheckpointMarker(id)`: the sender aborted checkpoint `id`.
+    Cancel(CheckpointId),
+    /// The sender has no more records (with checkpointing: it now waits for its final
+    /// checkpoint; `End` follows when it finishes).
+    EndOfData,
 }
 
 impl Item {
@@ -29,6 +34,8 @@ impl Item {
             Item::Watermark(_) => "watermark",
             Item::End => "end",
             Item::Barrier(_) => "barrier",
+            Item::Cancel(_) => "cancel",
+            Item::EndOfData => "end_of_data",
         }
     }
 }

@@ -1,27 +1,37 @@
 //! The world: the whole simulated system as one value.
 //!
-//! It holds every task (operator state, input gate, progress), every channel (output queue,
-//! wire, input queue), and the external systems the sinks write to. It is `Clone` and `Eq`,
-//! holds no pointers into itself and no hash maps: two worlds that compare equal behave the
-//! same.
+//! It holds every task (operator state, input gate, barrier handler, checkpoint state),
+//! every channel (output queue, wire, input queue), the coordinator, control messages in
+//! flight, uploads in flight, timers, node and network health, the durable checkpoint store,
+//! and the external systems the sinks write to. It is `Clone` and `Eq`, holds no pointers
+//! into itself and no hash maps: two worlds that compare equal behave the same.
 //!
 //! The world does not choose. [`World::due`] says whether an [`Event`] can happen and from
-//! when; [`World::apply`] performs it. Whatever is random (a latency) is asked of the
-//! [`Env`], which also hears about events that may have become possible (`wake`) and
-//! receives trace events. The timed driver ([`crate::sim`]) and, later, the explorer are
-//! two `Env`s over the same world.
+//! when; [`World::apply`] performs it. Whatever is random (a latency, a delay) is asked of
+//! the [`Env`], which also hears about events that may have become possible (`wake`) and
+//! receives trace events. The timed driver ([`crate::sim`]) and the explorer are two `Env`s
+//! over the same world.
 
 pub mod channel;
+mod checkpoint;
 pub mod output;
+mod recovery;
+pub mod store;
 mod task;
 
 use crate::graph::Job;
-use crate::ids::{ChannelId, SimTime, TaskId};
+use crate::ids::{ChannelId, CheckpointId, NodeId, SimTime, TaskId};
+use crate::protocol::coordinator::{CoordTimer, Coordinator, CoordinatorConfig, DeclineReason};
+use crate::protocol::restart::RestartPolicy;
+use crate::scenario::model::{
+    CheckpointMode, Endpoint, FaultAction, FaultTrigger, Invariant, OpKind,
+};
 use crate::trace::TraceEvent;
 use channel::Channel;
 use output::SinkOutput;
 use std::sync::Arc;
-pub use task::{TaskKind, TaskState, TaskStatus};
+use store::{Store, TaskSnapshot};
+pub use task::{Gate, SourceTask, TaskKind, TaskState, TaskStatus};
 
 /// Something that can happen in the world. A closed set: drivers enumerate these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,14 +40,23 @@ pub enum Event {
     Step(TaskId),
     /// The head of a channel's wire arrives in the receiver's input queue.
     Deliver(ChannelId),
+    /// A control message (by id) reaches its destination.
+    Control(u32),
+    /// A timer (by id) fires.
+    Timer(u32),
+    /// A snapshot upload (by id) finishes.
+    Upload(u32),
 }
 
 impl Event {
-    /// A dense index, unique per event, for drivers that track what they scheduled.
-    pub fn slot(&self, job: &Job) -> usize {
+    /// A dense index for events that can be woken many times (steps and deliveries), so that
+    /// drivers keep one queue entry per event. One-shot events (messages, timers, uploads)
+    /// have none.
+    pub fn slot(&self, job: &Job) -> Option<usize> {
         match *self {
-            Event::Step(t) => t.index(),
-            Event::Deliver(c) => job.tasks.len() + c.index(),
+            Event::Step(t) => Some(t.index()),
+            Event::Deliver(c) => Some(job.tasks.len() + c.index()),
+            _ => None,
         }
     }
 
@@ -46,10 +65,23 @@ impl Event {
     }
 }
 
+/// The random quantities the world asks its driver for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Draw {
+    /// Latency of one item on a data channel.
+    DataLatency,
+    /// Latency of one control message.
+    ControlLatency,
+    /// Duration of one snapshot upload.
+    StorageLatency,
+    /// The coordinator's first trigger delay, in [min_pause, interval].
+    TriggerDelay,
+}
+
 /// What the world needs from whoever drives it.
 pub trait Env {
-    /// The latency of one item put on a data channel, in µs.
-    fn data_latency(&mut self, channel: ChannelId) -> u64;
+    /// A value in `lo..=hi` (µs) for `what`.
+    fn draw(&mut self, what: Draw, lo: u64, hi: u64) -> u64;
     /// `event` may have become possible (or possible earlier): re-check it.
     fn wake(&mut self, event: Event);
     /// Something happened at `now`.
@@ -62,6 +94,111 @@ pub struct Counters {
     pub records_emitted: u64,
     pub records_processed: u64,
     pub records_replayed: u64,
+    pub checkpoints_triggered: u64,
+    pub checkpoints_completed: u64,
+    pub checkpoints_aborted: u64,
+    pub faults: u64,
+    pub restarts: u64,
+}
+
+/// A control message between the coordinator (`jm`) and a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Control {
+    Trigger {
+        task: TaskId,
+        attempt: u32,
+        checkpoint: CheckpointId,
+    },
+    Ack {
+        task: TaskId,
+        attempt: u32,
+        checkpoint: CheckpointId,
+    },
+    Decline {
+        task: TaskId,
+        attempt: u32,
+        checkpoint: CheckpointId,
+        reason: DeclineReason,
+    },
+    NotifyComplete {
+        task: TaskId,
+        attempt: u32,
+        checkpoint: CheckpointId,
+    },
+    NotifyAborted {
+        task: TaskId,
+        attempt: u32,
+        checkpoint: CheckpointId,
+        latest: Option<CheckpointId>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ControlMsg {
+    pub id: u32,
+    pub at: SimTime,
+    pub body: Control,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    Coord(CoordTimer),
+    /// A planned fault (index into the world's fault list) happens.
+    Fault(u16),
+    /// The restart delay of failed tasks is over.
+    Restart,
+    NodeUp(NodeId),
+    Heal(Endpoint, Endpoint),
+    StorageUp,
+    CoordinatorUp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Timer {
+    pub id: u32,
+    pub at: SimTime,
+    pub kind: TimerKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Upload {
+    pub id: u32,
+    pub at: SimTime,
+    pub task: TaskId,
+    pub attempt: u32,
+    pub checkpoint: CheckpointId,
+    pub snapshot: TaskSnapshot,
+}
+
+/// A fault with its trigger resolved: at a time, or on a trace event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedFault {
+    pub trigger: FaultTrigger,
+    pub action: FaultAction,
+}
+
+/// The faults of one run, shared (they never change during a run).
+#[derive(Clone, Debug)]
+pub struct FaultPlan(pub Arc<Vec<PlannedFault>>);
+
+impl PartialEq for FaultPlan {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for FaultPlan {}
+
+impl std::hash::Hash for FaultPlan {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// An invariant broken while the run went on (checked as it happens).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Violation {
+    pub invariant: Invariant,
+    pub at: SimTime,
+    pub detail: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -73,6 +210,29 @@ pub struct World {
     pub outputs: Vec<SinkOutput>,
     pub finished_tasks: u32,
     pub counters: Counters,
+    /// The coordinator; `None` while it is crashed.
+    pub coordinator: Option<Coordinator>,
+    pub store: Store,
+    pub control: Vec<ControlMsg>,
+    pub timers: Vec<Timer>,
+    pub uploads: Vec<Upload>,
+    pub nodes_up: Vec<bool>,
+    /// How many partitions separate each pair of endpoints (index: see `link`).
+    pub links_down: Vec<u16>,
+    pub faults: FaultPlan,
+    /// Triggered faults that have not fired yet (indices into `faults`).
+    pub armed: Vec<u16>,
+    pub restart: RestartPolicy,
+    /// Tasks waiting to be redeployed after a failure.
+    pub restarting: Vec<bool>,
+    /// The attempt number of each task (survives its failures).
+    pub attempts: Vec<u32>,
+    /// The highest offset each source task ever emitted (replays are counted against it).
+    pub source_high: Vec<u64>,
+    /// Set when the restart strategy gave up.
+    pub job_failed: bool,
+    pub violations: Vec<Violation>,
+    next_id: u32,
     /// A reusable output buffer, empty between events.
     pub(crate) scratch: Scratch,
 }
@@ -123,9 +283,21 @@ impl std::ops::Deref for JobRef {
     }
 }
 
+pub fn coordinator_config(job: &Job) -> CoordinatorConfig {
+    let c = job.scenario.checkpointing;
+    CoordinatorConfig {
+        interval_ms: c.interval_ms,
+        timeout_ms: c.timeout_ms,
+        min_pause_ms: c.min_pause_ms,
+        max_concurrent: c.max_concurrent,
+        tolerable_failures: c.tolerable_failures,
+    }
+}
+
 impl World {
     /// The world at time zero: every task running from its initial state, channels empty.
-    pub fn new(job: Arc<Job>) -> World {
+    /// Call [`World::start`] before the first event.
+    pub fn new(job: Arc<Job>, faults: Vec<PlannedFault>) -> World {
         let tasks =
             (0..job.tasks.len()).map(|t| TaskState::initial(&job, TaskId(t as u32), 0)).collect();
         let channels = vec![Channel::default(); job.channels.len()];
@@ -134,21 +306,64 @@ impl World {
             .operators
             .iter()
             .map(|op| match op.kind {
-                crate::scenario::model::OpKind::Sink { delivery } => {
-                    SinkOutput::new(delivery, job.scenario.keys.len())
-                }
+                OpKind::Sink { delivery } => SinkOutput::new(delivery, job.scenario.keys.len()),
                 _ => SinkOutput::default(),
             })
             .collect();
+        let checkpointing = job.scenario.checkpointing.mode != CheckpointMode::Disabled;
+        let endpoints = usize::from(job.scenario.nodes) + 1;
+        let coordinator = checkpointing
+            .then(|| Coordinator::new(coordinator_config(&job), CheckpointId(1), None));
+        let n = job.tasks.len();
         World {
-            job: JobRef(job),
             tasks,
             channels,
             outputs,
             finished_tasks: 0,
             counters: Counters::default(),
+            coordinator,
+            store: Store::default(),
+            control: Vec::new(),
+            timers: Vec::new(),
+            uploads: Vec::new(),
+            nodes_up: vec![true; usize::from(job.scenario.nodes)],
+            links_down: vec![0; endpoints * endpoints],
+            armed: (0..faults.len() as u16)
+                .filter(|&i| matches!(faults[usize::from(i)].trigger, FaultTrigger::On { .. }))
+                .collect(),
+            faults: FaultPlan(Arc::new(faults)),
+            restart: RestartPolicy::default(),
+            restarting: vec![false; n],
+            attempts: vec![0; n],
+            source_high: vec![0; n],
+            job_failed: false,
+            violations: Vec::new(),
+            next_id: 0,
             scratch: Scratch::default(),
+            job: JobRef(job),
         }
+    }
+
+    /// Starts the run at `now`: schedules timed faults and starts the coordinator.
+    pub fn start(&mut self, now: SimTime, env: &mut impl Env) {
+        for i in 0..self.faults.0.len() {
+            if let FaultTrigger::At { at_ms } = self.faults.0[i].trigger {
+                self.set_timer(SimTime::from_ms(at_ms), TimerKind::Fault(i as u16), env);
+            }
+        }
+        for t in 0..self.tasks.len() {
+            env.wake(Event::Step(TaskId(t as u32)));
+        }
+        if self.restarting.iter().any(|r| *r) {
+            // A restored world: deploying the tasks starts the coordinator.
+            self.try_deploy(now, env);
+        } else {
+            self.start_coordinator(now, env);
+        }
+    }
+
+    pub fn checkpointing(&self) -> bool {
+        self.job.scenario.checkpointing.mode != CheckpointMode::Disabled
     }
 
     /// Every task has finished.
@@ -156,16 +371,22 @@ impl World {
         self.finished_tasks as usize == self.tasks.len()
     }
 
-    /// The events a driver should look at first: every task's step.
-    pub fn initial_events(&self) -> impl Iterator<Item = Event> + '_ {
-        (0..self.tasks.len()).map(|t| Event::Step(TaskId(t as u32)))
+    fn fresh_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
     }
 
     /// Whether `event` can happen, and the earliest time at which it can.
     pub fn due(&self, event: Event) -> Option<SimTime> {
         match event {
-            Event::Deliver(c) => self.channels[c.index()].head_arrival(),
+            Event::Deliver(c) => {
+                let at = self.channels[c.index()].head_arrival()?;
+                (!self.channel_cut(c)).then_some(at)
+            }
             Event::Step(t) => self.step_due(t),
+            Event::Control(id) => find(&self.control, id, |m| m.id).map(|m| m.at),
+            Event::Timer(id) => find(&self.timers, id, |t| t.id).map(|t| t.at),
+            Event::Upload(id) => find(&self.uploads, id, |u| u.id).map(|u| u.at),
         }
     }
 
@@ -173,7 +394,16 @@ impl World {
     pub fn enabled(&self) -> Vec<Event> {
         let steps = (0..self.tasks.len()).map(|t| Event::Step(TaskId(t as u32)));
         let delivers = (0..self.channels.len()).map(|c| Event::Deliver(ChannelId(c as u32)));
-        steps.chain(delivers).filter(|e| self.due(*e).is_some()).collect()
+        let control = self.control.iter().map(|m| Event::Control(m.id));
+        let timers = self.timers.iter().map(|t| Event::Timer(t.id));
+        let uploads = self.uploads.iter().map(|u| Event::Upload(u.id));
+        steps
+            .chain(delivers)
+            .chain(control)
+            .chain(timers)
+            .chain(uploads)
+            .filter(|e| self.due(*e).is_some())
+            .collect()
     }
 
     /// Performs `event` at `now`. Returns false (and changes nothing) if it cannot happen.
@@ -185,6 +415,21 @@ impl World {
         match event {
             Event::Deliver(c) => self.deliver(c, now, env),
             Event::Step(t) => self.step(t, now, env),
+            Event::Control(id) => {
+                let i = position(&self.control, id, |m| m.id).expect("due() found it");
+                let msg = self.control.remove(i);
+                self.receive_control(msg, now, env);
+            }
+            Event::Timer(id) => {
+                let i = position(&self.timers, id, |t| t.id).expect("due() found it");
+                let timer = self.timers.remove(i);
+                self.fire_timer(timer, now, env);
+            }
+            Event::Upload(id) => {
+                let i = position(&self.uploads, id, |u| u.id).expect("due() found it");
+                let upload = self.uploads.remove(i);
+                self.finish_upload(upload, now, env);
+            }
         }
         true
     }
@@ -192,14 +437,102 @@ impl World {
     fn deliver(&mut self, c: ChannelId, now: SimTime, env: &mut impl Env) {
         let ch = &mut self.channels[c.index()];
         let (_, item) = ch.wire.pop_front().expect("due() saw an item on the wire");
-        ch.input.push_back(item);
         let more = !ch.wire.is_empty();
         let info = self.job.channels[c.index()];
-        env.trace(now, TraceEvent::Deliver { channel: c, item });
-        self.tasks[info.to.index()].gate.mark_ready(info.input_index);
-        env.wake(Event::Step(info.to));
+        self.record(now, TraceEvent::Deliver { channel: c, item }, env);
+        if self.tasks[info.to.index()].status == TaskStatus::Finished {
+            // A finished task drops what still arrives (late barriers, end of partition).
+            let job = self.job.0.clone();
+            self.pump(&job, c, now, env);
+        } else {
+            self.channels[c.index()].input.push_back(item);
+            self.tasks[info.to.index()].gate.mark_ready(info.input_index);
+            env.wake(Event::Step(info.to));
+        }
         if more {
             env.wake(Event::Deliver(c));
         }
     }
+
+    /// Records a trace event, and arms faults triggered by it.
+    pub(crate) fn record(&mut self, now: SimTime, event: TraceEvent, env: &mut impl Env) {
+        if !self.armed.is_empty() {
+            self.check_triggers(now, &event, env);
+        }
+        env.trace(now, event);
+    }
+
+    fn check_triggers(&mut self, now: SimTime, event: &TraceEvent, env: &mut impl Env) {
+        let mut fired = Vec::new();
+        for &i in &self.armed {
+            if let FaultTrigger::On { event: kind, filter, delay_ms } =
+                &self.faults.0[usize::from(i)].trigger
+            {
+                let filter: Vec<(String, serde_json::Value)> =
+                    filter.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                if event.matches(&self.job, kind, &filter) {
+                    fired.push((i, *delay_ms));
+                }
+            }
+        }
+        for (i, delay_ms) in fired {
+            self.armed.retain(|&a| a != i);
+            self.set_timer(now.plus_us(delay_ms * 1000), TimerKind::Fault(i), env);
+        }
+    }
+
+    pub(crate) fn set_timer(&mut self, at: SimTime, kind: TimerKind, env: &mut impl Env) {
+        let id = self.fresh_id();
+        self.timers.push(Timer { id, at, kind });
+        env.wake(Event::Timer(id));
+    }
+
+    pub(crate) fn cancel_timer(&mut self, kind: TimerKind) {
+        self.timers.retain(|t| t.kind != kind);
+    }
+
+    fn fire_timer(&mut self, timer: Timer, now: SimTime, env: &mut impl Env) {
+        match timer.kind {
+            TimerKind::Coord(t) => self.coordinator_timer(t, now, env),
+            TimerKind::Fault(i) => self.inject(usize::from(i), now, env),
+            TimerKind::Restart => self.try_deploy(now, env),
+            TimerKind::NodeUp(n) => self.node_up(n, now, env),
+            TimerKind::Heal(a, b) => self.heal(a, b, now, env),
+            TimerKind::StorageUp => {
+                self.store.failing = false;
+                self.record(now, TraceEvent::StorageRecovered, env);
+            }
+            TimerKind::CoordinatorUp => self.coordinator_up(now, env),
+        }
+    }
+
+    /// Index of the link between two endpoints in `links_down`.
+    fn link(&self, a: Endpoint, b: Endpoint) -> usize {
+        let e = usize::from(self.job.scenario.nodes) + 1;
+        let idx = |x: Endpoint| match x {
+            Endpoint::Coordinator => 0,
+            Endpoint::Node(n) => n.index() + 1,
+        };
+        idx(a) * e + idx(b)
+    }
+
+    pub(crate) fn link_is_down(&self, a: Endpoint, b: Endpoint) -> bool {
+        a != b && self.links_down[self.link(a, b)] > 0
+    }
+
+    /// Whether a partition separates the two ends of a data channel.
+    pub(crate) fn channel_cut(&self, c: ChannelId) -> bool {
+        let info = &self.job.channels[c.index()];
+        let (a, b) = (self.job.tasks[info.from.index()].node, self.job.tasks[info.to.index()].node);
+        a != b && self.links_down[self.link(Endpoint::Node(a), Endpoint::Node(b))] > 0
+    }
+}
+
+/// Finds an element by id in a list sorted by id.
+fn find<T>(v: &[T], id: u32, key: impl Fn(&T) -> u32) -> Option<&T> {
+    position(v, id, key).map(|i| &v[i])
+}
+
+fn position<T>(v: &[T], id: u32, key: impl Fn(&T) -> u32) -> Option<usize> {
+    v.binary_search_by_key(&id, key).ok()
 }

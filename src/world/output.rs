@@ -55,6 +55,21 @@ impl SinkOutput {
         Some(n)
     }
 
+    /// Aborts every prepared transaction of sink subtask `subtask` opened by an attempt
+    /// before `attempt`; returns their ids.
+    pub fn abort_earlier(&mut self, subtask: u16, attempt: u32) -> Vec<TxnId> {
+        let doomed: Vec<TxnId> = self
+            .prepared
+            .keys()
+            .filter(|t| t.subtask == subtask && t.attempt < attempt)
+            .copied()
+            .collect();
+        for t in &doomed {
+            self.prepared.remove(t);
+        }
+        doomed
+    }
+
     /// Whether `txn` was committed.
     pub fn is_committed(&self, txn: TxnId) -> bool {
         self.committed.iter().any(|(t, _)| *t == txn)

@@ -2,9 +2,11 @@
 //! movement of items from output queues onto the wire.
 
 use super::channel::Item;
-use super::{Env, Event, World};
+use super::{Draw, Env, Event, World};
 use crate::graph::Job;
-use crate::ids::{ChannelId, SimTime, TaskId};
+use crate::ids::{ChannelId, CheckpointId, SimTime, TaskId};
+use crate::protocol::barrier::{BarrierHandler, BarrierInput};
+use crate::protocol::checkpointer::Checkpointer;
 use crate::protocol::operator::{self, Ctx, OpState};
 use crate::protocol::sink::{SinkCmd, SinkMachine, Visible};
 use crate::record::{subtask_of_key_group, Record};
@@ -15,7 +17,12 @@ use std::collections::VecDeque;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TaskStatus {
     Running,
+    /// End of input reached; with checkpointing, the task waits for its final checkpoint to
+    /// complete before it finishes (it still handles barriers and markers).
+    Finishing,
     Finished,
+    /// Failed or canceled; waiting to be redeployed (or for good, if the job failed).
+    Failed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -40,13 +47,17 @@ pub struct SourceTask {
 /// The input side of a task: which inputs have data, which ended, and their watermarks.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Gate {
-    /// Inputs with data in their input queue, in the order they became available. A task
-    /// takes from the front and puts the input back at the end if it has more: round robin
-    /// over inputs with data, as Flink's input gate does.
+    /// Inputs with data in their input queue and not blocked, in the order they became
+    /// available. A task takes from the front and puts the input back at the end if it has
+    /// more: round robin over inputs with data, as Flink's input gate does.
     pub ready: VecDeque<u16>,
     pub in_ready: Vec<bool>,
+    /// Inputs that delivered their last record (end of data).
     pub ended: Vec<bool>,
+    /// Inputs not yet ended.
     pub open: u16,
+    /// Inputs blocked by barrier alignment.
+    pub blocked: Vec<bool>,
     pub watermarks: Vec<i64>,
     pub watermark: i64,
 }
@@ -58,6 +69,7 @@ impl Gate {
             in_ready: vec![false; inputs],
             ended: vec![false; inputs],
             open: inputs as u16,
+            blocked: vec![false; inputs],
             watermarks: vec![i64::MIN; inputs],
             watermark: i64::MIN,
         }
@@ -65,9 +77,36 @@ impl Gate {
 
     pub fn mark_ready(&mut self, input: u16) {
         let i = usize::from(input);
-        if !self.in_ready[i] {
+        if !self.in_ready[i] && !self.blocked[i] {
             self.in_ready[i] = true;
             self.ready.push_back(input);
+        }
+    }
+
+    /// Stops taking from `input` until it is resumed.
+    pub fn block(&mut self, input: u16) {
+        let i = usize::from(input);
+        self.blocked[i] = true;
+        if self.in_ready[i] {
+            self.in_ready[i] = false;
+            self.ready.retain(|&x| x != input);
+        }
+    }
+
+    /// Takes from `input` again; `has_data` says whether its input queue holds anything.
+    pub fn resume(&mut self, input: u16, has_data: bool) {
+        self.blocked[usize::from(input)] = false;
+        if has_data {
+            self.mark_ready(input);
+        }
+    }
+
+    /// Marks `input` as having delivered its last record.
+    pub fn end(&mut self, input: u16) {
+        let i = usize::from(input);
+        if !self.ended[i] {
+            self.ended[i] = true;
+            self.open -= 1;
         }
     }
 
@@ -86,6 +125,8 @@ impl Gate {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TaskState {
     pub status: TaskStatus,
+    /// Which execution attempt of the task this is (0 for the first).
+    pub attempt: u32,
     pub busy_until: SimTime,
     /// How many output channels have a full output queue; the task steps only at zero.
     pub full_outputs: u32,
@@ -93,6 +134,12 @@ pub struct TaskState {
     /// Round-robin position per output edge (rebalance).
     pub rr: Vec<u16>,
     pub kind: TaskKind,
+    /// Barrier handling on the input side (`None` without checkpointing, or without inputs).
+    pub handler: Option<BarrierHandler>,
+    /// Task-side checkpoint bookkeeping.
+    pub checkpointer: Checkpointer,
+    /// The first checkpoint this task took while finishing: its completion lets it finish.
+    pub final_checkpoint: Option<CheckpointId>,
 }
 
 impl TaskState {
@@ -118,13 +165,26 @@ impl TaskState {
         };
         // Rebalance starts at the sender's own subtask index, so senders spread out.
         let rr = info.outputs.iter().map(|o| info.subtask % o.receivers.max(1)).collect();
+        let inputs = info.inputs.len() as u16;
+        let handler = match job.scenario.checkpointing.mode {
+            _ if inputs == 0 => None,
+            CheckpointMode::Disabled => None,
+            CheckpointMode::AtLeastOnce => Some(BarrierHandler::tracker(inputs)),
+            CheckpointMode::Aligned | CheckpointMode::Unaligned => {
+                Some(BarrierHandler::aligned(inputs))
+            }
+        };
         TaskState {
             status: TaskStatus::Running,
+            attempt,
             busy_until: SimTime::ZERO,
             full_outputs: 0,
             gate: Gate::new(info.inputs.len()),
             rr,
             kind,
+            handler,
+            checkpointer: Checkpointer::default(),
+            final_checkpoint: None,
         }
     }
 }
@@ -132,11 +192,11 @@ impl TaskState {
 impl World {
     pub(super) fn step_due(&self, t: TaskId) -> Option<SimTime> {
         let task = &self.tasks[t.index()];
-        if task.status != TaskStatus::Running || task.full_outputs > 0 {
+        if task.full_outputs > 0 {
             return None;
         }
-        match &task.kind {
-            TaskKind::Source(s) => {
+        match (&task.kind, task.status) {
+            (TaskKind::Source(s), TaskStatus::Running) => {
                 let op = self.job.operator_of(t);
                 let OpKind::Source(def) = &op.kind else { unreachable!("source task of a source") };
                 let len =
@@ -153,8 +213,11 @@ impl World {
                 };
                 Some(task.busy_until.max(paced))
             }
-            _ if task.gate.ready.is_empty() => None,
-            _ => Some(task.busy_until),
+            (TaskKind::Source(_), _) => None,
+            (_, TaskStatus::Running | TaskStatus::Finishing) if !task.gate.ready.is_empty() => {
+                Some(task.busy_until)
+            }
+            _ => None,
         }
     }
 
@@ -181,9 +244,10 @@ impl World {
         } else {
             task.gate.ready.push_back(input);
         }
-        env.trace(now, TraceEvent::Process { task: t, channel: c, item });
+        self.record(now, TraceEvent::Process { task: t, channel: c, item }, env);
         // A place in the input queue is free again: the sender may send.
         self.pump(job, c, now, env);
+        let checkpointing = job.scenario.checkpointing.mode != CheckpointMode::Disabled;
         match item {
             Item::Record(r) => {
                 self.counters.records_processed += 1;
@@ -196,19 +260,26 @@ impl World {
                 gate.watermarks[i] = gate.watermarks[i].max(w);
                 self.advance_watermark(job, t, now, env);
             }
-            Item::End => {
-                let gate = &mut self.tasks[t.index()].gate;
-                gate.ended[usize::from(input)] = true;
-                gate.open -= 1;
-                if gate.open == 0 {
-                    self.end_of_input(job, t, now, env);
-                } else {
-                    self.advance_watermark(job, t, now, env);
-                }
+            Item::EndOfData => self.input_ended(job, t, input, now, env),
+            Item::End if !checkpointing => {
+                self.input_ended(job, t, input, now, env);
             }
-            Item::Barrier(_) => {}
+            Item::End => self.barrier_input(t, input, BarrierInput::EndOfPartition, now, env),
+            Item::Barrier(id) => self.barrier_input(t, input, BarrierInput::Barrier(id), now, env),
+            Item::Cancel(id) => self.barrier_input(t, input, BarrierInput::Cancel(id), now, env),
         }
         env.wake(Event::Step(t));
+    }
+
+    /// An input delivered its last record.
+    fn input_ended(&mut self, job: &Job, t: TaskId, input: u16, now: SimTime, env: &mut impl Env) {
+        let gate = &mut self.tasks[t.index()].gate;
+        gate.end(input);
+        if gate.open == 0 {
+            self.end_of_input(job, t, now, env);
+        } else {
+            self.advance_watermark(job, t, now, env);
+        }
     }
 
     fn step_source(
@@ -224,7 +295,12 @@ impl World {
         let TaskKind::Source(s) = &mut self.tasks[t.index()].kind else { unreachable!() };
         if s.offset >= part.len() as u64 {
             s.offset += 1;
-            self.finish(job, t, now, env);
+            if job.scenario.checkpointing.mode == CheckpointMode::Disabled {
+                self.finish(job, t, now, env);
+            } else {
+                self.broadcast(job, t, Item::EndOfData, now, env);
+                self.start_finishing(t, now, env);
+            }
             return;
         }
         let record = part[s.offset as usize];
@@ -235,7 +311,13 @@ impl World {
             s.watermark = record.ts;
         }
         self.counters.records_emitted += 1;
-        env.trace(now, TraceEvent::SourceEmit { task: t, offset, record });
+        let high = &mut self.source_high[t.index()];
+        if offset < *high {
+            self.counters.records_replayed += 1;
+        } else {
+            *high = offset + 1;
+        }
+        self.record(now, TraceEvent::SourceEmit { task: t, offset, record }, env);
         self.route_record(job, t, record, now, env);
         if watermark {
             self.broadcast(job, t, Item::Watermark(record.ts), now, env);
@@ -268,11 +350,11 @@ impl World {
             TaskKind::Sink(sink) => match sink.on_record(r) {
                 Some(Visible::Append(r)) => {
                     self.outputs[sink_op].append(r);
-                    env.trace(now, TraceEvent::SinkWrite { task: t, record: r });
+                    self.record(now, TraceEvent::SinkWrite { task: t, record: r }, env);
                 }
                 Some(Visible::Upsert(r)) => {
                     self.outputs[sink_op].upsert(r);
-                    env.trace(now, TraceEvent::SinkWrite { task: t, record: r });
+                    self.record(now, TraceEvent::SinkWrite { task: t, record: r }, env);
                 }
                 None => {}
             },
@@ -320,24 +402,34 @@ impl World {
         }
     }
 
+    /// Every input delivered its last record: emit final results, then finish (without
+    /// checkpointing) or wait for the final checkpoint (with it).
     fn end_of_input(&mut self, job: &Job, t: TaskId, now: SimTime, env: &mut impl Env) {
+        let checkpointing = job.scenario.checkpointing.mode != CheckpointMode::Disabled;
         match &mut self.tasks[t.index()].kind {
             TaskKind::Operator(state) => {
                 let mut out = std::mem::take(&mut self.scratch.0);
                 operator::on_end(state, &Self::ctx(job, t), &mut out);
                 self.emit_all(job, t, &mut out, now, env);
             }
+            TaskKind::Sink(sink) if checkpointing => sink.set_finishing(),
             TaskKind::Sink(sink) => {
-                debug_assert!(
-                    job.scenario.checkpointing.mode == CheckpointMode::Disabled,
-                    "checkpointed sinks finish through the protocol"
-                );
                 let cmds = sink.on_end_of_input_without_checkpoints();
                 self.run_sink_cmds(job, t, cmds, now, env);
             }
             TaskKind::Source(_) => unreachable!("sources have no inputs"),
         }
-        self.finish(job, t, now, env);
+        if checkpointing {
+            self.broadcast(job, t, Item::EndOfData, now, env);
+            self.start_finishing(t, now, env);
+        } else {
+            self.finish(job, t, now, env);
+        }
+    }
+
+    pub(super) fn start_finishing(&mut self, t: TaskId, now: SimTime, env: &mut impl Env) {
+        self.tasks[t.index()].status = TaskStatus::Finishing;
+        self.record(now, TraceEvent::TaskFinishing { task: t }, env);
     }
 
     pub(super) fn run_sink_cmds(
@@ -354,25 +446,39 @@ impl World {
                 SinkCmd::PreCommit { txn, records } => {
                     let n = records.len() as u64;
                     self.outputs[sink_op].precommit(txn, records);
-                    env.trace(now, TraceEvent::TxnPrecommitted { task: t, txn, records: n });
+                    self.record(now, TraceEvent::TxnPrecommitted { task: t, txn, records: n }, env);
                 }
-                SinkCmd::Commit { txn } => {
+                SinkCmd::Commit { txn, checkpoint } => {
+                    if let Some(cp) = checkpoint {
+                        self.check_commit_after_complete(t, txn, cp, now);
+                    }
                     if let Some(n) = self.outputs[sink_op].commit(txn) {
-                        env.trace(now, TraceEvent::TxnCommitted { task: t, txn, records: n });
+                        self.record(
+                            now,
+                            TraceEvent::TxnCommitted { task: t, txn, records: n },
+                            env,
+                        );
+                    }
+                }
+                SinkCmd::AbortEarlierAttempts { subtask, attempt } => {
+                    let aborted = self.outputs[sink_op].abort_earlier(subtask, attempt);
+                    for txn in aborted {
+                        self.record(now, TraceEvent::TxnAborted { task: t, txn }, env);
                     }
                 }
             }
         }
     }
 
-    /// The task is done: tell downstream, and the job if it was the last.
-    fn finish(&mut self, job: &Job, t: TaskId, now: SimTime, env: &mut impl Env) {
+    /// The task is done: tell downstream, the coordinator, and the job if it was the last.
+    pub(super) fn finish(&mut self, job: &Job, t: TaskId, now: SimTime, env: &mut impl Env) {
         self.broadcast(job, t, Item::End, now, env);
         self.tasks[t.index()].status = TaskStatus::Finished;
         self.finished_tasks += 1;
-        env.trace(now, TraceEvent::TaskFinished { task: t });
+        self.record(now, TraceEvent::TaskFinished { task: t }, env);
+        self.coordinator_task_finished(t, now, env);
         if self.is_finished() {
-            env.trace(now, TraceEvent::JobFinished);
+            self.record(now, TraceEvent::JobFinished, env);
         }
     }
 
@@ -408,7 +514,8 @@ impl World {
         }
     }
 
-    /// Sends an item on every output channel (watermarks, end of partition, barriers).
+    /// Sends an item on every output channel (watermarks, end of data or partition,
+    /// barriers, cancel markers).
     pub(super) fn broadcast(
         &mut self,
         job: &Job,
@@ -442,15 +549,20 @@ impl World {
         self.pump(job, c, now, env);
     }
 
-    /// Moves items from the output queue onto the wire while the receiver grants credit.
+    /// Moves items from the output queue onto the wire while the receiver grants credit and
+    /// no partition cuts the channel.
     pub(super) fn pump(&mut self, job: &Job, c: ChannelId, now: SimTime, env: &mut impl Env) {
+        if self.channel_cut(c) {
+            return;
+        }
         let net = job.scenario.network;
         let ch = &mut self.channels[c.index()];
         let before = ch.out.len();
         let mut credit = ch.credit(net.channel_capacity);
         while credit > 0 {
             let Some(item) = ch.out.pop_front() else { break };
-            let arrival = now.plus_us(env.data_latency(c)).max(ch.last_arrival);
+            let latency = env.draw(Draw::DataLatency, net.latency.min_us, net.latency.max_us);
+            let arrival = now.plus_us(latency).max(ch.last_arrival);
             ch.last_arrival = arrival;
             if ch.wire.is_empty() {
                 env.wake(Event::Deliver(c));

@@ -1,0 +1,365 @@
+//! Faults and recovery inside the world (docs/protocol.md, rule P8): crashes, partitions,
+//! storage outages and coordinator failover; failing tasks over (full or by pipelined
+//! region), the restart strategy's decision, and restoring tasks from the latest completed
+//! checkpoint with sources rewound.
+
+use super::store::{CompletedCheckpoint, TaskSnapshot};
+use super::{Env, Event, TaskKind, TaskState, TaskStatus, TimerKind, World};
+use crate::ids::{CheckpointId, NodeId, SimTime, TaskId};
+use crate::protocol::coordinator::{Coordinator, FailureReason};
+use crate::protocol::restart::RestartDecision;
+use crate::protocol::sink::SinkMachine;
+use crate::scenario::model::{Endpoint, Failover, FaultAction, OpKind};
+use crate::trace::TraceEvent;
+
+impl World {
+    /// A world in which every task is about to be restored from `cp`, with the external
+    /// systems as they were when `cp` completed (`outputs` are the sink outputs of the run
+    /// that completed it, later than `cp`), and no faults: the start of the failure-free run
+    /// that `recoverable_checkpoints` checks.
+    pub fn restored(
+        job: std::sync::Arc<crate::graph::Job>,
+        cp: &CompletedCheckpoint,
+        outputs: &[super::SinkOutput],
+    ) -> World {
+        let mut w = World::new(job, Vec::new());
+        for (i, mark) in cp.external.iter().enumerate() {
+            if w.outputs[i].delivery.is_some() {
+                w.outputs[i] = mark.rewind(&outputs[i]);
+            }
+        }
+        w.store.completed = vec![cp.clone()];
+        w.store.next_id = CheckpointId(cp.id.0 + 1);
+        let config = super::coordinator_config(&w.job);
+        w.coordinator = Some(Coordinator::new(config, w.store.next_id, Some(cp.id)));
+        w.attempts = cp.attempts.clone();
+        for t in 0..w.tasks.len() {
+            w.tasks[t].status = TaskStatus::Failed;
+            w.restarting[t] = true;
+        }
+        w
+    }
+
+    /// A planned fault happens.
+    pub(super) fn inject(&mut self, i: usize, now: SimTime, env: &mut impl Env) {
+        if self.job_failed || self.is_finished() {
+            return;
+        }
+        self.counters.faults += 1;
+        let action = self.faults.0[i].action.clone();
+        match action {
+            FaultAction::CrashNode { node, restart_after_ms } => {
+                if !self.nodes_up[node.index()] {
+                    return;
+                }
+                self.nodes_up[node.index()] = false;
+                self.record(now, TraceEvent::NodeCrashed { node }, env);
+                self.set_timer(now.plus_us(restart_after_ms * 1000), TimerKind::NodeUp(node), env);
+                let failed: Vec<TaskId> = (0..self.tasks.len())
+                    .map(|t| TaskId(t as u32))
+                    .filter(|t| self.job.tasks[t.index()].node == node)
+                    .collect();
+                self.fail_tasks(&failed, now, env);
+            }
+            FaultAction::CrashTask { operator, subtask } => {
+                let t = self.job.task(operator, subtask);
+                self.fail_tasks(&[t], now, env);
+            }
+            FaultAction::Partition { a, b, duration_ms } => {
+                let (i, j) = (self.link(a, b), self.link(b, a));
+                self.links_down[i] += 1;
+                self.links_down[j] += 1;
+                self.record(now, TraceEvent::PartitionStarted { a, b }, env);
+                self.set_timer(now.plus_us(duration_ms * 1000), TimerKind::Heal(a, b), env);
+            }
+            FaultAction::StorageFail { duration_ms } => {
+                self.store.failing = true;
+                self.record(now, TraceEvent::StorageFailed, env);
+                self.cancel_timer(TimerKind::StorageUp);
+                self.set_timer(now.plus_us(duration_ms * 1000), TimerKind::StorageUp, env);
+            }
+            FaultAction::CrashCoordinator { restart_after_ms } => {
+                if self.coordinator.is_none() {
+                    return;
+                }
+                // Pending checkpoints and the coordinator's timers are lost; the id counter
+                // and the completed checkpoints are in the durable store.
+                self.coordinator = None;
+                self.timers.retain(|t| !matches!(t.kind, TimerKind::Coord(_)));
+                self.record(now, TraceEvent::CoordinatorCrashed, env);
+                self.set_timer(now.plus_us(restart_after_ms * 1000), TimerKind::CoordinatorUp, env);
+            }
+        }
+    }
+
+    pub(super) fn heal(&mut self, a: Endpoint, b: Endpoint, now: SimTime, env: &mut impl Env) {
+        let (i, j) = (self.link(a, b), self.link(b, a));
+        self.links_down[i] -= 1;
+        self.links_down[j] -= 1;
+        self.record(now, TraceEvent::PartitionHealed { a, b }, env);
+        // Stalled channels move again.
+        let job = self.job.0.clone();
+        for c in 0..self.channels.len() {
+            let c = crate::ids::ChannelId(c as u32);
+            self.pump(&job, c, now, env);
+            env.wake(Event::Deliver(c));
+        }
+    }
+
+    pub(super) fn node_up(&mut self, n: NodeId, now: SimTime, env: &mut impl Env) {
+        self.nodes_up[n.index()] = true;
+        self.record(now, TraceEvent::NodeRestarted { node: n }, env);
+        self.try_deploy(now, env);
+    }
+
+    /// The coordinator restarts from the store; as in a JobManager failover, every task is
+    /// restarted from the latest completed checkpoint.
+    pub(super) fn coordinator_up(&mut self, now: SimTime, env: &mut impl Env) {
+        let config = super::coordinator_config(&self.job);
+        self.coordinator =
+            Some(Coordinator::new(config, self.store.next_id, self.store.latest_id()));
+        self.record(now, TraceEvent::CoordinatorRestarted, env);
+        if self.is_finished() || self.job_failed {
+            return;
+        }
+        let all: Vec<TaskId> = (0..self.tasks.len()).map(|t| TaskId(t as u32)).collect();
+        self.cancel_tasks(&all, &[], now, env);
+        self.counters.restarts += 1;
+        self.record(now, TraceEvent::JobRestarting { tasks: all.len() as u32, delay_ms: 0 }, env);
+        self.cancel_timer(TimerKind::Restart);
+        self.set_timer(now, TimerKind::Restart, env);
+    }
+
+    /// Tolerable checkpoint failures exceeded: a global failover, through the restart
+    /// strategy.
+    pub(super) fn fail_job(&mut self, now: SimTime, env: &mut impl Env) {
+        let all: Vec<TaskId> = (0..self.tasks.len()).map(|t| TaskId(t as u32)).collect();
+        self.failover(&all, &[], now, env);
+    }
+
+    /// Tasks failed (a crash): fail over their region, or everything.
+    fn fail_tasks(&mut self, failed: &[TaskId], now: SimTime, env: &mut impl Env) {
+        let failed: Vec<TaskId> = failed
+            .iter()
+            .copied()
+            .filter(|t| {
+                matches!(self.tasks[t.index()].status, TaskStatus::Running | TaskStatus::Finishing)
+            })
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        let restart: Vec<TaskId> = match self.job.scenario.recovery.failover {
+            Failover::Full => (0..self.tasks.len()).map(|t| TaskId(t as u32)).collect(),
+            Failover::Region => {
+                let regions: Vec<u32> = failed.iter().map(|t| self.job.region[t.index()]).collect();
+                (0..self.tasks.len())
+                    .map(|t| TaskId(t as u32))
+                    .filter(|t| regions.contains(&self.job.region[t.index()]))
+                    .collect()
+            }
+        };
+        self.failover(&restart, &failed, now, env);
+    }
+
+    /// Cancels `restart` (of which `failed` failed), aborts pending checkpoints, and asks the
+    /// restart strategy when to redeploy.
+    fn failover(
+        &mut self,
+        restart: &[TaskId],
+        failed: &[TaskId],
+        now: SimTime,
+        env: &mut impl Env,
+    ) {
+        if self.job_failed {
+            return;
+        }
+        self.cancel_tasks(restart, failed, now, env);
+        let strategy = self.job.scenario.recovery.restart;
+        match self.restart.on_failure(&strategy, now) {
+            RestartDecision::Restart { delay_ms } => {
+                self.counters.restarts += 1;
+                self.record(
+                    now,
+                    TraceEvent::JobRestarting { tasks: restart.len() as u32, delay_ms },
+                    env,
+                );
+                let at = now.plus_us(delay_ms * 1000);
+                let later = self.timers.iter().any(|t| t.kind == TimerKind::Restart && t.at >= at);
+                if !later {
+                    self.cancel_timer(TimerKind::Restart);
+                    self.set_timer(at, TimerKind::Restart, env);
+                }
+            }
+            RestartDecision::GiveUp => {
+                self.job_failed = true;
+                self.cancel_timer(TimerKind::Restart);
+                let all: Vec<TaskId> = (0..self.tasks.len()).map(|t| TaskId(t as u32)).collect();
+                self.cancel_tasks(&all, &[], now, env);
+                self.restarting.iter_mut().for_each(|r| *r = false);
+                self.timers.retain(|t| !matches!(t.kind, TimerKind::Coord(_)));
+                self.record(now, TraceEvent::JobFailed, env);
+            }
+        }
+    }
+
+    /// Stops tasks: their state and in-flight data are gone; pending checkpoints are
+    /// aborted and periodic checkpointing stops until the job runs again.
+    fn cancel_tasks(
+        &mut self,
+        tasks: &[TaskId],
+        failed: &[TaskId],
+        now: SimTime,
+        env: &mut impl Env,
+    ) {
+        let mut cmds = Vec::new();
+        if let Some(coord) = self.coordinator.as_mut() {
+            coord.stop(now, FailureReason::JobFailover, &mut cmds);
+        }
+        self.coordinator_cmds(cmds, now, env);
+        for &t in tasks {
+            let status = self.tasks[t.index()].status;
+            if status == TaskStatus::Finished {
+                self.finished_tasks -= 1;
+            }
+            if status != TaskStatus::Failed {
+                let event = if failed.contains(&t) {
+                    TraceEvent::TaskFailed { task: t }
+                } else {
+                    TraceEvent::TaskCanceled { task: t }
+                };
+                self.record(now, event, env);
+            }
+            self.tasks[t.index()].status = TaskStatus::Failed;
+            self.restarting[t.index()] = true;
+        }
+        // In-flight data to and from the stopped tasks is dropped.
+        let job = self.job.0.clone();
+        for (c, info) in job.channels.iter().enumerate() {
+            if self.restarting[info.from.index()] || self.restarting[info.to.index()] {
+                self.channels[c].clear();
+            }
+        }
+        self.uploads.retain(|u| !tasks.contains(&u.task));
+    }
+
+    /// Redeploys the tasks waiting for it, once their nodes are up and the coordinator (the
+    /// scheduler) is there to restore them.
+    pub(super) fn try_deploy(&mut self, now: SimTime, env: &mut impl Env) {
+        if self.job_failed || self.timers.iter().any(|t| t.kind == TimerKind::Restart) {
+            return;
+        }
+        let waiting: Vec<TaskId> = (0..self.tasks.len())
+            .map(|t| TaskId(t as u32))
+            .filter(|t| self.restarting[t.index()])
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        let checkpointing = self.checkpointing();
+        if checkpointing && self.coordinator.is_none() {
+            return;
+        }
+        if waiting.iter().any(|t| !self.nodes_up[self.job.tasks[t.index()].node.index()]) {
+            return;
+        }
+        let latest = self.store.latest().cloned();
+        for &t in &waiting {
+            self.restore_task(t, latest.as_ref(), now, env);
+        }
+        // Restored finished tasks finish again at once (they re-send end of partition).
+        let job = self.job.0.clone();
+        for &t in &waiting {
+            if self.tasks[t.index()].status == TaskStatus::Finished {
+                self.tasks[t.index()].status = TaskStatus::Running;
+                self.finish(&job, t, now, env);
+            }
+        }
+        if self.tasks.iter().all(|t| t.status != TaskStatus::Failed) {
+            self.start_coordinator(now, env);
+        }
+    }
+
+    /// A new attempt of task `t`, from its snapshot in `cp` (or from scratch).
+    fn restore_task(
+        &mut self,
+        t: TaskId,
+        cp: Option<&CompletedCheckpoint>,
+        now: SimTime,
+        env: &mut impl Env,
+    ) {
+        let job = self.job.0.clone();
+        self.attempts[t.index()] += 1;
+        let attempt = self.attempts[t.index()];
+        let mut state = TaskState::initial(&job, t, attempt);
+        let snapshot = cp.map(|c| &c.tasks[t.index()]);
+        let mut sink_cmds = Vec::new();
+        let delivery = match job.operator_of(t).kind {
+            OpKind::Sink { delivery } => Some(delivery),
+            _ => None,
+        };
+        let subtask = job.tasks[t.index()].subtask;
+        match (snapshot, &mut state.kind) {
+            (None, TaskKind::Sink(sink)) => {
+                let (m, cmds) = SinkMachine::fresh(delivery.expect("a sink"), subtask, attempt);
+                *sink = m;
+                sink_cmds = cmds;
+            }
+            (None, _) => {}
+            (Some(TaskSnapshot::Finished), _) => state.status = TaskStatus::Finished,
+            (Some(TaskSnapshot::Source { offset, watermark, finishing }), TaskKind::Source(s)) => {
+                s.offset = *offset;
+                s.start_offset = *offset;
+                s.watermark = *watermark;
+                if *finishing {
+                    state.status = TaskStatus::Finishing;
+                }
+            }
+            (
+                Some(TaskSnapshot::Operator { state: op, end_of_data, finishing }),
+                TaskKind::Operator(o),
+            ) => {
+                *o = op.clone();
+                restore_gate(&mut state.gate, end_of_data);
+                if *finishing {
+                    state.status = TaskStatus::Finishing;
+                }
+            }
+            (
+                Some(TaskSnapshot::Sink { sink: snap, end_of_data, finishing }),
+                TaskKind::Sink(sink),
+            ) => {
+                let (mut m, cmds) =
+                    SinkMachine::restore(delivery.expect("a sink"), subtask, attempt, snap);
+                if *finishing {
+                    m.set_finishing();
+                }
+                *sink = m;
+                sink_cmds = cmds;
+                restore_gate(&mut state.gate, end_of_data);
+                if *finishing {
+                    state.status = TaskStatus::Finishing;
+                }
+            }
+            (Some(s), k) => unreachable!("snapshot {s:?} does not fit task kind {k:?}"),
+        }
+        if let TaskKind::Source(s) = &mut state.kind {
+            s.start = now;
+        }
+        state.busy_until = now;
+        self.tasks[t.index()] = state;
+        self.restarting[t.index()] = false;
+        self.run_sink_cmds(&job, t, sink_cmds, now, env);
+        let checkpoint: Option<CheckpointId> = cp.map(|c| c.id);
+        self.record(now, TraceEvent::TaskRestored { task: t, checkpoint }, env);
+        env.wake(Event::Step(t));
+    }
+}
+
+fn restore_gate(gate: &mut super::Gate, end_of_data: &[bool]) {
+    for (i, &ended) in end_of_data.iter().enumerate() {
+        if ended {
+            gate.end(i as u16);
+        }
+    }
+}

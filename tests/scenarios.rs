@@ -1,0 +1,203 @@
+//! Every shipped scenario meets its declared expectations for many seeds, and the correct
+//! protocol survives random faults on generated jobs (property test).
+
+use ftsim::check::{self, Verdict};
+use ftsim::graph::Job;
+use ftsim::scenario;
+use proptest::prelude::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).expect("readable").map(|e| e.expect("entry").path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            scenario_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "json") {
+            out.push(p);
+        }
+    }
+}
+
+fn seeds() -> u64 {
+    std::env::var("FTSIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(50)
+}
+
+#[test]
+fn every_shipped_scenario_meets_its_expectations_for_seeds_1_to_50() {
+    let mut files = Vec::new();
+    scenario_files(Path::new("scenarios"), &mut files);
+    assert!(files.len() >= 18, "scenarios are shipped: {files:?}");
+    for path in files {
+        let s = scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let job = Arc::new(Job::new(s));
+        for seed in 1..=seeds() {
+            let report = check::run_once(job.clone(), seed, None).expect("runs");
+            assert_eq!(
+                report.verdict,
+                Verdict::Pass,
+                "{} seed {seed}: {:?}\nreproduce: ftsim run {} --seed {seed}",
+                path.display(),
+                report.failures,
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn fault_scenarios_really_exercise_their_faults() {
+    let mut files = Vec::new();
+    scenario_files(Path::new("scenarios/faults"), &mut files);
+    for path in files {
+        let s = scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let job = Arc::new(Job::new(s));
+        let r = check::run_once(job, 1, None).expect("runs");
+        assert!(r.stats.faults >= 1, "{}: no fault happened", path.display());
+        assert!(r.stats.checkpoints.completed >= 1, "{}: no checkpoint completed", path.display());
+    }
+}
+
+#[test]
+fn region_failover_replays_less_than_full_failover() {
+    let replayed = |name: &str| {
+        let s = scenario::load_file(Path::new(&format!("scenarios/faults/{name}.json")))
+            .expect("loads");
+        check::run_once(Arc::new(Job::new(s)), 1, None).expect("runs").stats.records_replayed
+    };
+    let (region, full) = (replayed("failover-region"), replayed("failover-full"));
+    assert!(region < full, "region {region} vs full {full}");
+}
+
+#[test]
+fn checkpoint_ids_keep_increasing_across_a_coordinator_crash() {
+    let s =
+        scenario::load_file(Path::new("scenarios/faults/coordinator-crash.json")).expect("loads");
+    let job = Arc::new(Job::new(s));
+    let mut trace = Vec::new();
+    ftsim::sim::run(job, 1, Some(&mut trace));
+    let text = String::from_utf8(trace).expect("utf-8");
+    let ids: Vec<i64> = text
+        .lines()
+        .filter(|l| l.contains("\"checkpoint_triggered\""))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["checkpoint"]
+                .as_i64()
+                .expect("id")
+        })
+        .collect();
+    assert!(text.contains("coordinator_restarted"));
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids {ids:?}");
+}
+
+#[test]
+fn the_lost_notify_scenario_recommits_its_pending_transaction_on_restore() {
+    let s = scenario::load_file(Path::new("scenarios/faults/lost-notify.json")).expect("loads");
+    let mut trace = Vec::new();
+    ftsim::sim::run(Arc::new(Job::new(s)), 1, Some(&mut trace));
+    let text = String::from_utf8(trace).expect("utf-8");
+    let lost =
+        text.lines().position(|l| l.contains("control_lost") && l.contains("notify_complete"));
+    let restored = text.lines().position(|l| l.contains("task_restored") && l.contains("out[0]"));
+    let (lost, restored) =
+        (lost.expect("a notice is lost"), restored.expect("the sink is restored"));
+    let recommit = text.lines().skip(lost).position(|l| l.contains("txn_committed"));
+    assert!(
+        recommit.is_some_and(|r| lost + r <= restored),
+        "the pending transaction commits during restore"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Random jobs × random faults under the correct protocol.
+
+fn job_with_faults(
+    parallelism: (u8, u8),
+    records: u8,
+    keyed: u8,
+    sink: u8,
+    interval: u8,
+    kinds: Vec<u8>,
+    failover: bool,
+) -> serde_json::Value {
+    let middle = match keyed {
+        0 => {
+            json!({"id": "mid", "op": "reduce", "agg": "count", "emit": "every", "parallelism": parallelism.1})
+        }
+        1 => {
+            json!({"id": "mid", "op": "reduce", "agg": "sum", "emit": "on_end", "parallelism": parallelism.1})
+        }
+        2 => {
+            json!({"id": "mid", "op": "window", "size_ms": 7, "agg": "sum", "parallelism": parallelism.1})
+        }
+        _ => json!({"id": "mid", "op": "map", "fn": {"add": 1}, "parallelism": parallelism.1}),
+    };
+    let delivery = ["exactly_once", "upsert"][usize::from(sink % 2)];
+    let kinds: Vec<&str> = kinds
+        .iter()
+        .map(|k| {
+            ["crash_node", "crash_task", "partition", "storage_fail", "crash_coordinator"]
+                [usize::from(*k)]
+        })
+        .collect();
+    let into_sink = if delivery == "upsert" { "hash" } else { "rebalance" };
+    let mid_edge = if keyed < 3 { "hash" } else { "rebalance" };
+    let middle_agg = if delivery == "upsert" && keyed == 3 {
+        // An upsert sink needs a fixed last value per key.
+        json!({"id": "mid", "op": "reduce", "agg": "max", "emit": "every", "parallelism": parallelism.1})
+    } else {
+        middle
+    };
+    let mid_edge = if delivery == "upsert" && keyed == 3 { "hash" } else { mid_edge };
+    json!({
+        "name": "generated-faults",
+        "graph": {
+            "operators": [
+                {"id": "src", "op": "source", "parallelism": parallelism.0,
+                 "generate": {"records": records, "keys": 5, "distribution": "uniform", "values": {"random": [0, 9]}},
+                 "rate_per_ms": 3},
+                middle_agg,
+                {"id": "out", "op": "sink", "delivery": delivery, "parallelism": 2}
+            ],
+            "edges": [
+                {"from": "src", "to": "mid", "partition": mid_edge},
+                {"from": "mid", "to": "out", "partition": into_sink}
+            ]
+        },
+        "cluster": {"nodes": 2},
+        "network": {"latency_ms": {"min": 0, "max": 4}, "channel_capacity": 4},
+        "checkpointing": {"mode": "aligned", "interval_ms": interval, "timeout_ms": 60, "tolerable_failures": 5},
+        "recovery": {"restart": {"strategy": "fixed_delay", "attempts": 100, "delay_ms": 5},
+                     "failover": if failover { "region" } else { "full" }},
+        "faults": [{"kind": "random", "mean_interval_ms": 25, "kinds": kinds, "max_faults": 3, "until_ms": 120}],
+        "limits": {"max_sim_ms": 60000}
+    })
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_correct_protocol_never_violates_an_invariant_under_random_faults(
+        parallelism in (1u8..=3, 1u8..=3),
+        records in 5u8..60,
+        keyed in 0u8..4,
+        sink in 0u8..2,
+        interval in 5u8..30,
+        kinds in prop::collection::vec(0u8..5, 1..=3),
+        failover in any::<bool>(),
+        seed in 0u64..10_000,
+    ) {
+        let text = job_with_faults(parallelism, records, keyed, sink, interval, kinds, failover).to_string();
+        let s = scenario::load_bytes(text.as_bytes(), "generated.json").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let report = check::run_once(Arc::new(Job::new(s)), seed, None).expect("runs");
+        prop_assert_eq!(report.verdict, Verdict::Pass, "seed {}: {:?}\n{}", seed, report.failures, text);
+    }
+}
