@@ -54,6 +54,14 @@ pub enum Command {
 /// Bad input or usage: the message and exit code 2.
 struct Usage(String);
 
+/// Writes to standard output. A closed pipe (`ftsim run --json | head`) is not an error of
+/// ours: the output is simply no longer wanted, so it is dropped rather than a panic.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Parses `std::env::args` and runs; returns the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -98,9 +106,12 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 None => check::run_once(job, seed, None).map_err(Usage)?,
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+                emit(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&report).expect("reports serialize")
+                ));
             } else {
-                print!("{}", report.render(&origin));
+                emit(&report.render(&origin));
             }
             Ok(if report.verdict == Verdict::Pass { 0 } else { 1 })
         }
@@ -114,22 +125,25 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                     serde_json::to_string_pretty(&summary).expect("summaries serialize")
                 );
             } else {
-                println!(
-                    "ok: {} ({}): {} operators, {} tasks on {} nodes, {} channels, {} source records",
+                let plural = |n: &serde_json::Value, one: &str, many: &str| {
+                    format!("{n} {}", if n.as_u64() == Some(1) { one } else { many })
+                };
+                emit(&format!(
+                    "ok: {} ({}): {}, {} on {}, {}, {}\n",
                     job.scenario.name,
                     scenario.display(),
-                    summary["operators"],
-                    summary["tasks"],
-                    summary["nodes"],
-                    summary["channels"],
-                    summary["source_records"]
-                );
+                    plural(&summary["operators"], "operator", "operators"),
+                    plural(&summary["tasks"], "task", "tasks"),
+                    plural(&summary["nodes"], "node", "nodes"),
+                    plural(&summary["channels"], "channel", "channels"),
+                    plural(&summary["source_records"], "source record", "source records")
+                ));
             }
             Ok(0)
         }
         Command::Mutations => {
             if Mutation::ALL.is_empty() {
-                println!("no protocol mutations are implemented in this build yet");
+                emit("no protocol mutations are implemented in this build yet\n");
             }
             Ok(0)
         }

@@ -208,7 +208,13 @@ impl Report {
             }
         }
         if self.verdict == Verdict::Fail {
-            s.push_str(&format!("reproduce: ftsim run {origin} --seed {}\n", self.seed));
+            // The built-in scenario is what `run` runs without a file.
+            let file = if origin == crate::scenario::load::BUILTIN_NAME {
+                String::new()
+            } else {
+                format!(" {origin}")
+            };
+            s.push_str(&format!("reproduce: ftsim run{file} --seed {}\n", self.seed));
         }
         s
     }

@@ -60,6 +60,14 @@ fn classify(origin: &str, path: String, e: serde_json::Error) -> ScenarioError {
         Category::Syntax | Category::Eof | Category::Io => {
             ScenarioError::Syntax { file: origin.to_string(), line, column, message }
         }
+        Category::Data if path == "." => ScenarioError::Invalid {
+            file: origin.to_string(),
+            problems: vec![Problem {
+                path,
+                message: "a scenario is a JSON object: {\"name\": …, \"graph\": {…}, …}".into(),
+                position: Some((line, column)),
+            }],
+        },
         Category::Data => ScenarioError::Invalid {
             file: origin.to_string(),
             problems: vec![Problem { path, message, position: Some((line, column)) }],
