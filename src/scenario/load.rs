@@ -41,17 +41,22 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ScenarioFile, ScenarioError> 
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            return Err(classify(origin, path, inner));
+            return Err(classify(origin, path, inner, top_is_object(bytes)));
         }
     };
     // Trailing characters after the document.
     if let Err(e) = de.end() {
-        return Err(classify(origin, ".".into(), e));
+        return Err(classify(origin, ".".into(), e, true));
     }
     Ok(raw)
 }
 
-fn classify(origin: &str, path: String, e: serde_json::Error) -> ScenarioError {
+fn classify(
+    origin: &str,
+    path: String,
+    e: serde_json::Error,
+    top_is_object: bool,
+) -> ScenarioError {
     use serde_json::error::Category;
     let line = e.line().max(1);
     let column = e.column().max(1);
@@ -60,7 +65,7 @@ fn classify(origin: &str, path: String, e: serde_json::Error) -> ScenarioError {
         Category::Syntax | Category::Eof | Category::Io => {
             ScenarioError::Syntax { file: origin.to_string(), line, column, message }
         }
-        Category::Data if path == "." => ScenarioError::Invalid {
+        Category::Data if path == "." && !top_is_object => ScenarioError::Invalid {
             file: origin.to_string(),
             problems: vec![Problem {
                 path,
@@ -73,6 +78,10 @@ fn classify(origin: &str, path: String, e: serde_json::Error) -> ScenarioError {
             problems: vec![Problem { path, message, position: Some((line, column)) }],
         },
     }
+}
+
+fn top_is_object(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// serde_json appends " at line L column C"; we print the position ourselves.
