@@ -201,3 +201,76 @@ proptest! {
         prop_assert_eq!(report.verdict, Verdict::Pass, "seed {}: {:?}\n{}", seed, report.failures, text);
     }
 }
+
+fn inline(text: serde_json::Value) -> Arc<Job> {
+    let text = text.to_string();
+    Arc::new(Job::new(scenario::load_bytes(text.as_bytes(), "inline.json").expect("valid")))
+}
+
+fn wordcount_with(recovery: serde_json::Value, faults: serde_json::Value) -> Arc<Job> {
+    inline(json!({
+        "name": "give-up",
+        "graph": {
+            "operators": [
+                {"id": "src", "op": "source", "parallelism": 2,
+                 "generate": {"records": 100, "keys": 4}, "rate_per_ms": 2},
+                {"id": "count", "op": "reduce", "agg": "count", "parallelism": 2},
+                {"id": "out", "op": "sink", "delivery": "exactly_once"}
+            ],
+            "edges": [{"from": "src", "to": "count"}, {"from": "count", "to": "out"}]
+        },
+        "cluster": {"nodes": 2},
+        "checkpointing": {"interval_ms": 10},
+        "recovery": recovery,
+        "faults": faults
+    }))
+}
+
+#[test]
+fn a_job_whose_restart_strategy_gives_up_is_reported_as_failed_not_a_panic() {
+    let job = wordcount_with(
+        json!({"restart": {"strategy": "none"}}),
+        json!([{"at_ms": 20, "kind": "crash_task", "task": "count[0]"}]),
+    );
+    let r = check::run_once(job, 1, None).expect("runs");
+    assert_eq!(r.verdict, Verdict::Fail);
+    let progress = r.invariants.iter().find(|i| i.name == "progress").expect("reported");
+    assert!(
+        !progress.holds && progress.detail.contains("restart strategy gave up"),
+        "{progress:?}"
+    );
+    assert_eq!(r.stats.restarts, 0);
+}
+
+#[test]
+fn a_fixed_delay_strategy_gives_up_after_its_attempts() {
+    let crashes: Vec<serde_json::Value> = (1..=3)
+        .map(|i| json!({"at_ms": 10 + 15 * i, "kind": "crash_task", "task": "src[1]"}))
+        .collect();
+    let job = wordcount_with(
+        json!({"restart": {"strategy": "fixed_delay", "attempts": 2, "delay_ms": 5}}),
+        json!(crashes),
+    );
+    let r = check::run_once(job, 1, None).expect("runs");
+    assert_eq!(r.stats.restarts, 2, "two restarts granted, the third failure ends the job");
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(r.ending.contains("restart strategy gave up"), "{}", r.ending);
+}
+
+#[test]
+fn a_random_fault_schedule_is_drawn_from_the_run_seed() {
+    let job = wordcount_with(
+        json!({}),
+        json!([{"kind": "random", "mean_interval_ms": 15, "kinds": ["crash_task"], "max_faults": 3, "until_ms": 60}]),
+    );
+    let a = ftsim::sim::faults::resolve(&job.scenario, 1);
+    let b = ftsim::sim::faults::resolve(&job.scenario, 1);
+    let c = ftsim::sim::faults::resolve(&job.scenario, 2);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert!(!a.is_empty() && a.len() <= 3);
+    for seed in 1..=10 {
+        let r = check::run_once(job.clone(), seed, None).expect("runs");
+        assert_eq!(r.verdict, Verdict::Pass, "seed {seed}: {:?}", r.failures);
+    }
+}

@@ -111,6 +111,37 @@ pub fn diff(expected: &Expected, world: &World, sink: usize, c: Comparison) -> S
     d
 }
 
+/// Where a record stands in a sink's external system: the committed transactions that made
+/// it visible (for a duplicate), or the prepared ones that hold it unseen (for a loss).
+fn locate(world: &World, sink: usize, r: &Record, c: Comparison) -> String {
+    let out = &world.outputs[sink];
+    let mut seen = Vec::new();
+    for (i, rec) in out.log.iter().enumerate() {
+        if project(rec, c) == *r {
+            match out.commit_of(i) {
+                Some(cm) => seen.push(format!("{} (committed {})", cm.txn, cm.at)),
+                None => seen.push(format!("log entry {i} (written outside any transaction)")),
+            }
+        }
+    }
+    for (txn, records) in &out.prepared {
+        if records.iter().any(|x| project(x, c) == *r) {
+            seen.push(format!("{txn} (pre-committed, never committed)"));
+        }
+    }
+    for (txn, (at, records)) in &out.aborted {
+        if records.iter().any(|x| project(x, c) == *r) {
+            seen.push(format!("{txn} (pre-committed, then aborted {at})"));
+        }
+    }
+    seen.truncate(4);
+    if seen.is_empty() {
+        String::new()
+    } else {
+        format!(" [in {}]", seen.join(", "))
+    }
+}
+
 fn show(job: &Job, r: &Record, c: Comparison) -> String {
     let key = job.scenario.keys.key(r.key);
     match c {
@@ -135,18 +166,20 @@ pub fn output_invariants(job: &Job, reference: &Reference, world: &World) -> Vec
         let mut parts = Vec::new();
         if let Some((r, want, got)) = d.missing.first() {
             let line = format!(
-                "{} record(s) missing; first {} expected {want}× shown {got}×",
+                "{} record(s) missing; first {} expected {want}× shown {got}×{}",
                 d.missing.iter().map(|m| m.1 - m.2).sum::<u64>(),
-                show(job, r, c)
+                show(job, r, c),
+                locate(world, i, r, c)
             );
             loss.push(format!("sink `{name}`: {line}"));
             parts.push(line);
         }
         if let Some((r, want, got)) = d.extra.first() {
             let line = format!(
-                "{} record(s) too many; first {} expected {want}× shown {got}×",
+                "{} record(s) too many; first {} expected {want}× shown {got}×{}",
                 d.extra.iter().map(|m| m.2 - m.1).sum::<u64>(),
-                show(job, r, c)
+                show(job, r, c),
+                locate(world, i, r, c)
             );
             dups.push(format!("sink `{name}`: {line}"));
             parts.push(line);

@@ -199,3 +199,104 @@ pub fn on_end(state: &mut OpState, cx: &Ctx<'_>, out: &mut Vec<Record>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Key;
+    use crate::scenario::model::{Agg, Emit, WindowAgg};
+
+    fn keys() -> KeyTable {
+        KeyTable::from_sorted(vec![Key::Str("a".into()), Key::Str("b".into())])
+    }
+
+    fn rec(key: u32, value: i64, ts: i64) -> Record {
+        Record { key: KeyId(key), value, ts }
+    }
+
+    #[test]
+    fn a_window_fires_only_when_the_watermark_reaches_its_end_and_stamps_its_last_millisecond() {
+        let kind = OpKind::Window { size_ms: 10, agg: WindowAgg::Sum };
+        let table = keys();
+        let cx = Ctx { kind: &kind, slots: None, subtask: 0, keys: &table };
+        let mut st = OpState::initial(&kind, None, 0);
+        let mut out = Vec::new();
+        for r in [rec(0, 1, 3), rec(1, 5, 9), rec(0, 2, 9), rec(0, 7, 12)] {
+            on_record(&mut st, &cx, None, r, &mut out);
+        }
+        assert!(out.is_empty(), "windows emit nothing until they fire");
+        on_watermark(&mut st, &cx, 9, &mut out);
+        assert!(out.is_empty(), "the watermark 9 does not pass the end 10 of [0, 10)");
+        on_watermark(&mut st, &cx, 10, &mut out);
+        assert_eq!(out, vec![rec(0, 3, 9), rec(1, 5, 9)]);
+        out.clear();
+        on_end(&mut st, &cx, &mut out);
+        assert_eq!(out, vec![rec(0, 7, 19)], "end of input fires what is left");
+    }
+
+    #[test]
+    fn a_join_pairs_every_left_with_every_right_value_in_sorted_order() {
+        let kind = OpKind::Join { size_ms: 5 };
+        let table = keys();
+        let cx = Ctx { kind: &kind, slots: None, subtask: 0, keys: &table };
+        let mut st = OpState::initial(&kind, None, 0);
+        let mut out = Vec::new();
+        on_record(&mut st, &cx, Some(Side::Right), rec(0, 100, 1), &mut out);
+        on_record(&mut st, &cx, Some(Side::Left), rec(0, 2, 2), &mut out);
+        on_record(&mut st, &cx, Some(Side::Left), rec(0, 1, 4), &mut out);
+        on_record(&mut st, &cx, Some(Side::Left), rec(1, 9, 4), &mut out);
+        on_watermark(&mut st, &cx, 5, &mut out);
+        assert_eq!(out, vec![rec(0, 101, 4), rec(0, 102, 4)], "key b has no right side: no pair");
+    }
+
+    #[test]
+    fn a_running_reduce_emits_every_update_with_the_ts_of_its_record() {
+        let kind = OpKind::Reduce { agg: Agg::Sum, emit: Emit::Every };
+        let slots = KeySlots { slot: vec![0, 1], owner: vec![0, 0], per_subtask: vec![2] };
+        let table = keys();
+        let cx = Ctx { kind: &kind, slots: Some(&slots), subtask: 0, keys: &table };
+        let mut st = OpState::initial(&kind, Some(&slots), 0);
+        let mut out = Vec::new();
+        on_record(&mut st, &cx, None, rec(0, 4, 7), &mut out);
+        on_record(&mut st, &cx, None, rec(0, 3, 2), &mut out);
+        assert_eq!(out, vec![rec(0, 4, 7), rec(0, 7, 2)]);
+    }
+
+    #[test]
+    fn an_on_end_reduce_emits_only_the_keys_its_subtask_owns_in_key_order() {
+        let kind = OpKind::Reduce { agg: Agg::Count, emit: Emit::OnEnd };
+        // Key a belongs to subtask 1, key b to subtask 0: both have slot 0 in their subtask.
+        let slots = KeySlots { slot: vec![0, 0], owner: vec![1, 0], per_subtask: vec![1, 1] };
+        let table = keys();
+        let cx = Ctx { kind: &kind, slots: Some(&slots), subtask: 0, keys: &table };
+        let mut st = OpState::initial(&kind, Some(&slots), 0);
+        let mut out = Vec::new();
+        on_record(&mut st, &cx, None, rec(1, 0, 3), &mut out);
+        on_record(&mut st, &cx, None, rec(1, 0, 8), &mut out);
+        assert!(out.is_empty());
+        on_end(&mut st, &cx, &mut out);
+        assert_eq!(out, vec![rec(1, 2, 8)], "count 2, stamped with the largest ts");
+        assert!(!forwards_watermarks(&kind), "an on_end reduce holds watermarks back");
+    }
+
+    #[test]
+    fn stateless_functions_transform_record_by_record() {
+        let table = keys();
+        let run = |kind: OpKind, r: Record| {
+            let cx = Ctx { kind: &kind, slots: None, subtask: 0, keys: &table };
+            let mut st = OpState::initial(&kind, None, 0);
+            let mut out = Vec::new();
+            on_record(&mut st, &cx, None, r, &mut out);
+            out
+        };
+        assert_eq!(run(OpKind::Map(MapFn::Add(3)), rec(0, 4, 1)), vec![rec(0, 7, 1)]);
+        assert_eq!(run(OpKind::Map(MapFn::Mul(-2)), rec(0, 4, 1)), vec![rec(0, -8, 1)]);
+        assert_eq!(
+            run(OpKind::Filter(FilterFn::ValueMod { m: 2, r: 1 }), rec(0, -3, 1)),
+            vec![rec(0, -3, 1)]
+        );
+        assert_eq!(run(OpKind::Filter(FilterFn::ValueMod { m: 2, r: 1 }), rec(0, 4, 1)), vec![]);
+        assert_eq!(run(OpKind::FlatMap { repeat: 3 }, rec(1, 1, 1)).len(), 3);
+        assert_eq!(window_start(-1, 10), -10);
+    }
+}

@@ -63,6 +63,8 @@ impl ExternalMark {
             upserts: self.upserts,
             prepared: self.prepared.clone(),
             committed: now.committed[..self.committed_len].to_vec(),
+            commit_starts: now.commit_starts[..self.committed_len].to_vec(),
+            aborted: Default::default(),
         }
     }
 }

@@ -452,7 +452,7 @@ impl World {
                     if let Some(cp) = checkpoint {
                         self.check_commit_after_complete(t, txn, cp, now);
                     }
-                    if let Some(n) = self.outputs[sink_op].commit(txn) {
+                    if let Some(n) = self.outputs[sink_op].commit(txn, now) {
                         self.record(
                             now,
                             TraceEvent::TxnCommitted { task: t, txn, records: n },
@@ -461,7 +461,7 @@ impl World {
                     }
                 }
                 SinkCmd::AbortEarlierAttempts { subtask, attempt } => {
-                    let aborted = self.outputs[sink_op].abort_earlier(subtask, attempt);
+                    let aborted = self.outputs[sink_op].abort_earlier(subtask, attempt, now);
                     for txn in aborted {
                         self.record(now, TraceEvent::TxnAborted { task: t, txn }, env);
                     }
