@@ -436,3 +436,158 @@ fn mutations_lists_them_and_exits_0() {
     assert_exit(&o, 0);
     assert!(!stdout(&o).trim().is_empty(), "it prints the list or says it is empty");
 }
+
+// ---------------------------------------------------------------------------------------
+// check, replay, merge
+
+fn temp_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ftsim-cli-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn check_meets_the_expectations_of_a_mutation_scenario_and_saves_replayable_counterexamples() {
+    let out = temp_dir("check-mutation");
+    let o = ftsim(&[
+        "check",
+        "scenarios/mutations/no_recommit_on_restore",
+        "--seeds",
+        "1..5",
+        "--json",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_exit(&o, 0);
+    let r = json(&o);
+    for key in ["runs", "failed_seeds", "per_invariant", "counterexamples", "seeds_per_sec"] {
+        assert!(r.get(key).is_some(), "missing {key}: {r}");
+    }
+    assert_eq!(r["runs"], 5);
+    assert!(r["per_invariant"]["no_loss"].as_u64().is_some_and(|n| n > 0), "{r}");
+    let files = r["counterexamples"].as_array().expect("a list");
+    assert_eq!(files.len(), 5, "every violating seed is saved");
+    let replay = ftsim(&["replay", files[0].as_str().expect("a path")]);
+    assert_exit(&replay, 0);
+    assert!(stdout(&replay).contains("reproduced"), "{}", stdout(&replay));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn check_fails_with_exit_1_when_an_expectation_fails_and_points_at_the_replay() {
+    let out = temp_dir("check-fail");
+    let o = ftsim(&[
+        "check",
+        "scenarios/wordcount.json",
+        "--mutation",
+        "commit_on_snapshot",
+        "--seeds",
+        "1..3",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    // The built-in word count has no checkpoints: this mutation changes nothing there.
+    assert_exit(&o, 0);
+    let o = ftsim(&[
+        "check",
+        "scenarios/faults/crash-after-checkpoint.json",
+        "--mutation",
+        "no_source_rewind",
+        "--seeds",
+        "1..3",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_exit(&o, 1);
+    let text = stdout(&o);
+    assert!(text.contains("FAIL") && text.contains("ftsim replay"), "{text}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn check_with_no_mutations_runs_the_correct_protocol_on_a_mutation_scenario() {
+    let out = temp_dir("check-correct");
+    let o = ftsim(&[
+        "check",
+        "scenarios/mutations/restore_older_checkpoint",
+        "--no-mutations",
+        "--seeds",
+        "1..10",
+        "--json",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)["failed_seeds"].as_array().map(Vec::len), Some(0));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn check_summaries_do_not_depend_on_the_number_of_jobs() {
+    let out = temp_dir("check-jobs");
+    let run = |jobs: &str| {
+        let o = ftsim(&[
+            "check",
+            "scenarios/faults",
+            "--seeds",
+            "1..6",
+            "--jobs",
+            jobs,
+            "--json",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert_exit(&o, 0);
+        let mut v = json(&o);
+        v["seeds_per_sec"] = Value::Null;
+        v
+    };
+    assert_eq!(run("1"), run("2"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn shard_summaries_merge_into_the_summary_of_the_whole_range() {
+    let out = temp_dir("check-shards");
+    let dir = out.to_str().expect("utf-8").to_string();
+    let mut files = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let o = ftsim(&[
+            "check",
+            "scenarios/mutations/skip_alignment",
+            "--seeds",
+            "1..8",
+            "--shard",
+            shard,
+            "--json",
+            "--out",
+            &dir,
+        ]);
+        let f = TempFile::with(&format!("shard-{}", &shard[..1]), &stdout(&o));
+        files.push(f);
+    }
+    let merged = ftsim(&["merge", files[0].path(), files[1].path()]);
+    assert_exit(&merged, 0);
+    let whole = ftsim(&[
+        "check",
+        "scenarios/mutations/skip_alignment",
+        "--seeds",
+        "1..8",
+        "--json",
+        "--out",
+        &dir,
+    ]);
+    let (m, w) = (json(&merged), json(&whole));
+    assert_eq!(m["runs"], w["runs"]);
+    assert_eq!(m["per_invariant"], w["per_invariant"]);
+    assert_eq!(m["verdict"], w["verdict"]);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn bad_seed_ranges_and_shards_exit_2() {
+    assert_exit(&ftsim(&["check", "scenarios/wordcount.json", "--seeds", "9..3"]), 2);
+    assert_exit(&ftsim(&["check", "scenarios/wordcount.json", "--shard", "2/2"]), 2);
+    assert_exit(&ftsim(&["check", "no/such/dir"]), 2);
+    assert_exit(&ftsim(&["replay", "scenarios/wordcount.json"]), 2);
+}

@@ -2,7 +2,8 @@
 //! docs/scenario-format.md loads, and runs to a pass unless it uses what this build does not
 //! simulate yet; every block marked ```json rejected is rejected; the README opens with the two
 //! commands that work on a fresh machine; the key-hash examples in docs/scenario-format.md are
-//! what the code computes.
+//! what the code computes; the format reference shows a checkpointed scenario whose triggered
+//! fault really fires.
 
 use ftsim::check::{self, Verdict};
 use ftsim::graph::Job;
@@ -109,6 +110,39 @@ fn every_scenario_example_in_the_format_reference_loads_and_runs() {
 fn every_scenario_example_in_the_readme_loads_and_runs() {
     let n = check_examples_of("README.md");
     assert!(n >= 1, "README.md shows at least one scenario file, found {n}");
+}
+
+#[test]
+fn the_format_reference_shows_a_checkpointed_scenario_whose_faults_all_fire() {
+    let path = "docs/scenario-format.md";
+    let mut shown = 0;
+    for b in scenario_blocks(path) {
+        if b.info.split_whitespace().any(|w| w == "rejected") {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&b.text).expect("parsed above");
+        let checkpointed = value
+            .get("checkpointing")
+            .is_some_and(|c| c.get("mode").and_then(|m| m.as_str()) != Some("disabled"));
+        let faults = value.get("faults").and_then(|f| f.as_array()).cloned().unwrap_or_default();
+        let triggered = faults.iter().any(|f| f.get("on").is_some());
+        if !(checkpointed && triggered) {
+            continue;
+        }
+        let origin = format!("{path}:{}", b.line);
+        let s = scenario::load_bytes(b.text.as_bytes(), &origin).expect("loads (checked above)");
+        let seed = s.seed;
+        let report = check::run_once(Arc::new(Job::new(s)), seed, None)
+            .unwrap_or_else(|e| panic!("{origin}: does not run: {e}"));
+        let planned = faults.iter().filter(|f| f.get("kind") != Some(&"random".into())).count();
+        assert!(
+            report.stats.faults >= planned as u64 && report.stats.checkpoints.completed >= 1,
+            "{origin}: every planned fault fires and a checkpoint completes, got {:?}",
+            report.stats
+        );
+        shown += 1;
+    }
+    assert!(shown >= 1, "{path} shows a checkpointed scenario with a triggered fault");
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Checking a run: the independent reference, the invariants, and the report of SPEC §3.
 
+pub mod counterexample;
 pub mod invariants;
 pub mod recovery;
 pub mod reference;
+pub mod sweep;
 
 use crate::graph::Job;
 use crate::scenario::model::{CheckpointMode, Delivery, Invariant, OpKind};
@@ -155,7 +157,7 @@ pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Resu
     Ok(Report {
         scenario: job.scenario.name.clone(),
         seed,
-        mutations: job.scenario.mutations.iter().map(|m| format!("{m:?}")).collect(),
+        mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
         verdict: if failures.is_empty() { Verdict::Pass } else { Verdict::Fail },
         trace_hash: TraceHasher::hex_of(result.trace_hash),
         stats: Stats {

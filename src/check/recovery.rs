@@ -24,7 +24,7 @@ pub fn recoverable(
     exactly_once: bool,
 ) -> Outcome {
     for cp in &world.store.completed {
-        let restored = World::restored(job.clone(), cp, &world.outputs);
+        let restored = World::restored(job.clone(), cp, world);
         let label = format!("/recover/{}", cp.id.0);
         let r = sim::run_world(restored, seed, &label, None);
         let fail = |detail: String| Outcome {

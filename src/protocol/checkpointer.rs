@@ -30,6 +30,9 @@ pub enum TaskCmd {
     BroadcastBarrier(CheckpointId),
     /// Send `CancelCheckpointMarker(id)` on every output channel.
     BroadcastCancel(CheckpointId),
+    /// Process the records already queued on every input before snapshotting (only the
+    /// mutation `snapshot_after_barrier_records` asks for this: it breaks the cut).
+    DrainInputs,
     /// Take the synchronous snapshot of `id` and start its asynchronous upload; acknowledge
     /// when the upload finishes, decline if it fails.
     Snapshot(CheckpointId),
@@ -50,9 +53,17 @@ pub struct Checkpointer {
     last_notified: Option<CheckpointId>,
     /// Checkpoints the coordinator aborted before this task saw their barrier.
     aborted: BTreeSet<CheckpointId>,
+    /// Mutation `snapshot_after_barrier_records`.
+    drain_before_snapshot: bool,
 }
 
 impl Checkpointer {
+    /// The broken variant that takes its snapshot after the records queued behind the
+    /// barrier (mutation `snapshot_after_barrier_records`).
+    pub fn draining_before_snapshot(on: bool) -> Checkpointer {
+        Checkpointer { drain_before_snapshot: on, ..Checkpointer::default() }
+    }
+
     pub fn last_checkpoint(&self) -> Option<CheckpointId> {
         self.last_checkpoint
     }
@@ -73,6 +84,13 @@ impl Checkpointer {
             return vec![TaskCmd::BroadcastCancel(id)];
         }
         // P3: the barrier goes out first, then the snapshot, with no record in between.
+        if self.drain_before_snapshot {
+            return vec![
+                TaskCmd::BroadcastBarrier(id),
+                TaskCmd::DrainInputs,
+                TaskCmd::Snapshot(id),
+            ];
+        }
         vec![TaskCmd::BroadcastBarrier(id), TaskCmd::Snapshot(id)]
     }
 
@@ -183,6 +201,12 @@ mod tests {
             vec![CheckpointComplete(C1), CancelUpload(C2)]
         );
         assert_eq!(c.on_notify_aborted(C3, Some(C1)), vec![CancelUpload(C3)]);
+    }
+
+    #[test]
+    fn the_drain_mutation_processes_queued_records_between_barrier_and_snapshot() {
+        let mut c = Checkpointer::draining_before_snapshot(true);
+        assert_eq!(c.on_trigger(C1), vec![BroadcastBarrier(C1), DrainInputs, Snapshot(C1)]);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct CoordinatorConfig {
     /// How many consecutive counted checkpoint failures the job tolerates; the next one
     /// fails the job.
     pub tolerable_failures: u32,
+    /// Mutation `complete_on_first_ack`: complete a checkpoint on its first acknowledgement.
+    pub complete_on_first_ack: bool,
 }
 
 impl CoordinatorConfig {
@@ -45,84 +47,7 @@ pub enum CoordTimer {
     Timeout(CheckpointId),
 }
 
-/// Why a task declined a checkpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DeclineReason {
-    /// A newer barrier subsumed it during alignment (not counted as a failure).
-    Subsumed,
-    /// A cancel marker aborted it (not counted).
-    CancellationBarrier,
-    /// The asynchronous upload of the snapshot failed (counted).
-    AsyncFailure,
-    /// The task could not take part (not running, or restored after the trigger; not counted).
-    TaskNotReady,
-}
-
-impl DeclineReason {
-    /// Whether a decline for this reason counts against the tolerable failures (Flink:
-    /// `CHECKPOINT_ASYNC_EXCEPTION` is counted, the `CHECKPOINT_DECLINED_*` reasons are not).
-    pub fn is_counted(self) -> bool {
-        matches!(self, DeclineReason::AsyncFailure)
-    }
-}
-
-/// Why a pending checkpoint was aborted, or a trigger did not happen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FailureReason {
-    /// It did not complete within `timeout_ms` (counted).
-    Expired,
-    /// A task declined it (counted only for `AsyncFailure`).
-    Declined(DeclineReason),
-    /// Writing its metadata to the checkpoint store failed (counted).
-    FinalizeFailed,
-    /// A newer checkpoint completed first (not counted).
-    Subsumed,
-    /// The job is failing over (not counted).
-    JobFailover,
-    /// Not every task to wait for was running at trigger time (pre-flight, not counted).
-    NotAllTasksRunning,
-    /// A periodic trigger came less than `min_pause_ms` after the last completion
-    /// (Flink's `MINIMUM_TIME_BETWEEN_CHECKPOINTS`; pre-flight, not counted).
-    MinPause,
-    /// A task that had not acknowledged the checkpoint failed (Flink's `TASK_FAILURE`; not
-    /// counted).
-    TaskFailure,
-}
-
-impl FailureReason {
-    /// Whether this failure counts against `tolerable_failures` (Flink's
-    /// `isCountedAgainstFailureThreshold`).
-    pub fn is_counted(self) -> bool {
-        match self {
-            FailureReason::Expired | FailureReason::FinalizeFailed => true,
-            FailureReason::Declined(d) => d.is_counted(),
-            FailureReason::Subsumed
-            | FailureReason::JobFailover
-            | FailureReason::NotAllTasksRunning
-            | FailureReason::MinPause
-            | FailureReason::TaskFailure => false,
-        }
-    }
-
-    /// A short stable name for traces and reports (`expired`, `declined:async_failure`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            FailureReason::Expired => "expired",
-            FailureReason::Declined(DeclineReason::Subsumed) => "declined:subsumed",
-            FailureReason::Declined(DeclineReason::CancellationBarrier) => {
-                "declined:cancellation_barrier"
-            }
-            FailureReason::Declined(DeclineReason::AsyncFailure) => "declined:async_failure",
-            FailureReason::Declined(DeclineReason::TaskNotReady) => "declined:task_not_ready",
-            FailureReason::FinalizeFailed => "finalize_failed",
-            FailureReason::Subsumed => "subsumed",
-            FailureReason::JobFailover => "job_failover",
-            FailureReason::NotAllTasksRunning => "not_all_tasks_running",
-            FailureReason::MinPause => "min_pause",
-            FailureReason::TaskFailure => "task_failure",
-        }
-    }
-}
+pub use super::reasons::{DeclineReason, FailureReason};
 
 /// Which tasks a new checkpoint involves, computed by the world at trigger time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -296,6 +221,7 @@ impl FailureCounter {
 ///     min_pause_ms: 0,
 ///     max_concurrent: 1,
 ///     tolerable_failures: 0,
+///     complete_on_first_ack: false,
 /// };
 /// let mut coord = Coordinator::new(config, CheckpointId(1), None);
 /// let mut out = Vec::new();
@@ -452,6 +378,9 @@ impl Coordinator {
         if let Some(p) = self.pending.get_mut(&id) {
             if !p.finalizing && p.not_yet_acked.remove(&task) {
                 p.acked.insert(task);
+                if self.config.complete_on_first_ack {
+                    p.not_yet_acked.clear();
+                }
                 maybe_finalize(id, p, out);
             }
         }
@@ -710,6 +639,7 @@ mod tests {
             min_pause_ms: 0,
             max_concurrent: 1,
             tolerable_failures: 0,
+            complete_on_first_ack: false,
         }
     }
 

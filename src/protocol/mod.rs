@@ -7,5 +7,6 @@ pub mod barrier;
 pub mod checkpointer;
 pub mod coordinator;
 pub mod operator;
+pub mod reasons;
 pub mod restart;
 pub mod sink;

@@ -77,6 +77,8 @@ pub struct SinkMachine {
     /// End of input was reached: the next snapshot opens no new transaction.
     finishing: bool,
     finished: bool,
+    /// Mutation `commit_on_snapshot`: commit at pre-commit time.
+    commit_on_snapshot: bool,
 }
 
 impl SinkMachine {
@@ -91,22 +93,33 @@ impl SinkMachine {
             pending: Vec::new(),
             finishing: false,
             finished: false,
+            commit_on_snapshot: false,
         }
     }
 
+    /// The broken variant that commits each transaction as soon as it is pre-committed
+    /// (mutation `commit_on_snapshot`).
+    pub fn committing_on_snapshot(mut self, on: bool) -> SinkMachine {
+        self.commit_on_snapshot = on;
+        self
+    }
+
     /// A new attempt of a sink subtask restored from a checkpoint. Returns the machine and
-    /// the commands of recovery: commit every restored pending transaction, then abort the
-    /// other transactions of earlier attempts.
+    /// the commands of recovery: commit every restored pending transaction (unless
+    /// `recommit` is false: the mutation `no_recommit_on_restore`), then abort the other
+    /// transactions of earlier attempts.
     pub fn restore(
         delivery: Delivery,
         subtask: u16,
         attempt: u32,
         snap: &SinkSnapshot,
+        recommit: bool,
     ) -> (SinkMachine, Vec<SinkCmd>) {
         let m = SinkMachine::new(delivery, subtask, attempt);
         let mut cmds: Vec<SinkCmd> = snap
             .pending
             .iter()
+            .filter(|_| recommit)
             .map(|&(cp, txn)| SinkCmd::Commit { txn, checkpoint: Some(cp) })
             .collect();
         if delivery == Delivery::ExactlyOnce {
@@ -117,7 +130,13 @@ impl SinkMachine {
 
     /// A new attempt that starts with no checkpoint: abort what earlier attempts left open.
     pub fn fresh(delivery: Delivery, subtask: u16, attempt: u32) -> (SinkMachine, Vec<SinkCmd>) {
-        SinkMachine::restore(delivery, subtask, attempt, &SinkSnapshot { pending: Vec::new() })
+        SinkMachine::restore(
+            delivery,
+            subtask,
+            attempt,
+            &SinkSnapshot { pending: Vec::new() },
+            true,
+        )
     }
 
     /// The synchronous snapshot of checkpoint `id` (P7): pre-commit the open transaction,
@@ -127,7 +146,11 @@ impl SinkMachine {
         if self.delivery == Delivery::ExactlyOnce && !self.finished {
             let txn = self.rotate();
             cmds.push(SinkCmd::PreCommit { txn, records: std::mem::take(&mut self.buffer) });
-            self.pending.push((id, txn));
+            if self.commit_on_snapshot {
+                cmds.push(SinkCmd::Commit { txn, checkpoint: Some(id) });
+            } else {
+                self.pending.push((id, txn));
+            }
         }
         (SinkSnapshot { pending: self.pending.clone() }, cmds)
     }
@@ -258,7 +281,7 @@ mod tests {
     #[test]
     fn restoring_recommits_pending_transactions_then_aborts_earlier_attempts() {
         let snap = SinkSnapshot { pending: vec![(CheckpointId(4), txn(3))] };
-        let (m, cmds) = SinkMachine::restore(Delivery::ExactlyOnce, 0, 2, &snap);
+        let (m, cmds) = SinkMachine::restore(Delivery::ExactlyOnce, 0, 2, &snap, true);
         assert_eq!(
             cmds,
             vec![
@@ -268,6 +291,28 @@ mod tests {
         );
         assert_eq!(m.open_txn(), TxnId { subtask: 0, attempt: 2, seq: 0 });
         assert!(m.pending().is_empty());
+    }
+
+    #[test]
+    fn the_commit_on_snapshot_mutation_commits_at_precommit() {
+        let mut s = SinkMachine::new(Delivery::ExactlyOnce, 0, 0).committing_on_snapshot(true);
+        s.on_record(rec(1));
+        let (snap, cmds) = s.on_snapshot(CheckpointId(1));
+        assert_eq!(
+            cmds,
+            vec![
+                SinkCmd::PreCommit { txn: txn(0), records: vec![rec(1)] },
+                SinkCmd::Commit { txn: txn(0), checkpoint: Some(CheckpointId(1)) }
+            ]
+        );
+        assert!(snap.pending.is_empty());
+    }
+
+    #[test]
+    fn the_no_recommit_mutation_only_aborts_on_restore() {
+        let snap = SinkSnapshot { pending: vec![(CheckpointId(4), txn(3))] };
+        let (_, cmds) = SinkMachine::restore(Delivery::ExactlyOnce, 0, 2, &snap, false);
+        assert_eq!(cmds, vec![SinkCmd::AbortEarlierAttempts { subtask: 0, attempt: 2 }]);
     }
 
     #[test]

@@ -29,7 +29,17 @@ pub fn load_bytes(bytes: &[u8], origin: &str) -> Result<Scenario, ScenarioError>
     let raw = parse(bytes, origin)?;
     // The text parsed, so it is UTF-8.
     let text = String::from_utf8_lossy(bytes);
-    validate(&raw, origin).map_err(|problems| located(origin, &text, problems))
+    let mut scenario =
+        validate(&raw, origin).map_err(|problems| located(origin, &text, problems))?;
+    let json: serde_json::Value = serde_json::from_slice(bytes).expect("it parsed as a scenario");
+    scenario.json = std::sync::Arc::new(json);
+    Ok(scenario)
+}
+
+/// Validates a scenario given as a JSON value (a counterexample's, a shrinker's candidate).
+pub fn load_value(value: &serde_json::Value, origin: &str) -> Result<Scenario, ScenarioError> {
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    load_bytes(text.as_bytes(), origin)
 }
 
 /// Parses scenario text into the schema types, without semantic checks.

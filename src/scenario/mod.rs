@@ -11,5 +11,5 @@ mod sources;
 pub mod validate;
 
 pub use error::ScenarioError;
-pub use load::{builtin, load_bytes, load_file};
+pub use load::{builtin, load_bytes, load_file, load_value};
 pub use model::Scenario;

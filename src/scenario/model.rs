@@ -16,6 +16,8 @@ pub struct Scenario {
     pub seed: u64,
     /// Where the scenario came from (a path, or `<built-in>`), for messages.
     pub origin: String,
+    /// The scenario as written: counterexamples embed it, the shrinker edits it.
+    pub json: Arc<serde_json::Value>,
     pub operators: Vec<Operator>,
     pub edges: Vec<Edge>,
     pub keys: KeyTable,
@@ -325,13 +327,85 @@ pub struct RandomFaults {
     pub until_ms: u64,
 }
 
-/// A deliberately broken protocol variant. None is implemented yet: the list is empty, and
-/// every name is rejected with that explanation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Mutation {}
+/// A deliberately broken variant of the protocol (`mutations` in a scenario, `--mutation` on
+/// the command line). Each stands for a class of real exactly-once bugs
+/// (research/bug-corpus.md, §C); the checker must catch every one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mutation {
+    /// The sink commits its transaction when it pre-commits it at the snapshot, before the
+    /// checkpoint completes (M1, early commit).
+    CommitOnSnapshot,
+    /// On restore the sink does not commit the pending transactions of the restored state
+    /// (M2, lost commit: a lost notification loses data).
+    NoRecommitOnRestore,
+    /// Tasks use the at-least-once barrier tracker while exactly-once is claimed: records
+    /// after a barrier are processed before the snapshot (M5a).
+    SkipAlignment,
+    /// A task processes the records already queued behind its barriers before it takes the
+    /// snapshot, so the state includes records that come after the cut (M4d).
+    SnapshotAfterBarrierRecords,
+    /// Sources keep their live position on restore instead of seeking back (M7a).
+    NoSourceRewind,
+    /// Tasks acknowledge as soon as they snapshot, before the upload is durable (M3).
+    AckBeforeUpload,
+    /// The coordinator completes a checkpoint on its first acknowledgement (M9b).
+    CompleteOnFirstAck,
+    /// Recovery restores the checkpoint before the latest completed one (M9a).
+    RestoreOlderCheckpoint,
+}
 
 impl Mutation {
-    pub const ALL: [Mutation; 0] = [];
+    pub const ALL: [Mutation; 8] = [
+        Mutation::CommitOnSnapshot,
+        Mutation::NoRecommitOnRestore,
+        Mutation::SkipAlignment,
+        Mutation::SnapshotAfterBarrierRecords,
+        Mutation::NoSourceRewind,
+        Mutation::AckBeforeUpload,
+        Mutation::CompleteOnFirstAck,
+        Mutation::RestoreOlderCheckpoint,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::CommitOnSnapshot => "commit_on_snapshot",
+            Mutation::NoRecommitOnRestore => "no_recommit_on_restore",
+            Mutation::SkipAlignment => "skip_alignment",
+            Mutation::SnapshotAfterBarrierRecords => "snapshot_after_barrier_records",
+            Mutation::NoSourceRewind => "no_source_rewind",
+            Mutation::AckBeforeUpload => "ack_before_upload",
+            Mutation::CompleteOnFirstAck => "complete_on_first_ack",
+            Mutation::RestoreOlderCheckpoint => "restore_older_checkpoint",
+        }
+    }
+
+    /// One line for `ftsim mutations`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Mutation::CommitOnSnapshot => {
+                "the 2PC sink commits at pre-commit, before its checkpoint completes (early commit)"
+            }
+            Mutation::NoRecommitOnRestore => {
+                "a restored sink does not commit the pending transactions of its state (lost commit)"
+            }
+            Mutation::SkipAlignment => {
+                "the at-least-once barrier tracker is used while exactly-once is claimed"
+            }
+            Mutation::SnapshotAfterBarrierRecords => {
+                "the snapshot includes records that arrived after the barrier"
+            }
+            Mutation::NoSourceRewind => "sources keep their live position on restore",
+            Mutation::AckBeforeUpload => "tasks acknowledge before their snapshot upload is durable",
+            Mutation::CompleteOnFirstAck => "the coordinator completes a checkpoint on its first ack",
+            Mutation::RestoreOlderCheckpoint => {
+                "recovery restores the second-latest completed checkpoint"
+            }
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Mutation> {
+        Mutation::ALL.into_iter().find(|m| m.name() == s)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -48,6 +48,7 @@ pub fn validate(file: &ScenarioFile, origin: &str) -> Result<Scenario, Problems>
             description: file.description.clone(),
             seed: file.seed,
             origin: origin.to_string(),
+            json: Default::default(),
             operators: g.operators,
             edges: g.edges,
             keys: g.keys,
@@ -378,16 +379,22 @@ fn check_recovery(r: &RecoverySpec, v: &mut Problems) -> Recovery {
 }
 
 fn check_mutations(names: &[String], v: &mut Problems) -> Vec<Mutation> {
+    let mut out = Vec::new();
     for (i, n) in names.iter().enumerate() {
-        v.push((
-            format!("mutations[{i}]"),
-            format!(
-                "unknown mutation `{n}`: this build implements no protocol mutations yet \
-                 (`ftsim mutations` lists them)"
-            ),
-        ));
+        match Mutation::from_name(n) {
+            Some(m) if !out.contains(&m) => out.push(m),
+            Some(_) => v.push((format!("mutations[{i}]"), format!("`{n}` is listed twice"))),
+            None => v.push((
+                format!("mutations[{i}]"),
+                format!(
+                    "unknown mutation `{n}`: one of {} (`ftsim mutations` describes them)",
+                    Mutation::ALL.map(|m| m.name()).join(", ")
+                ),
+            )),
+        }
     }
-    Vec::new()
+    out.sort();
+    out
 }
 
 fn check_limits(l: &LimitsSpec, v: &mut Problems) -> Limits {

@@ -14,7 +14,7 @@ use crate::protocol::barrier::{AbortReason, BarrierInput, BarrierOutput};
 use crate::protocol::checkpointer::TaskCmd;
 use crate::protocol::coordinator::{CoordCmd, CoordTimer, DeclineReason, Plan};
 use crate::protocol::sink::TxnId;
-use crate::scenario::model::{Endpoint, Invariant, OpKind};
+use crate::scenario::model::{Endpoint, Invariant, Mutation, OpKind};
 use crate::trace::{ControlKind, TraceEvent};
 
 impl World {
@@ -103,6 +103,7 @@ impl World {
                     self.broadcast(job, t, Item::Barrier(id), now, env)
                 }
                 TaskCmd::BroadcastCancel(id) => self.broadcast(job, t, Item::Cancel(id), now, env),
+                TaskCmd::DrainInputs => self.drain_inputs(job, t, now, env),
                 TaskCmd::Snapshot(id) => self.snapshot(job, t, id, now, env),
                 TaskCmd::Decline(id) => {
                     let attempt = self.tasks[t.index()].attempt;
@@ -159,6 +160,35 @@ impl World {
         let uid = self.fresh_id();
         self.uploads.push(Upload { id: uid, at, task: t, attempt, checkpoint: id, snapshot });
         env.wake(Event::Upload(uid));
+        if self.mutated(Mutation::AckBeforeUpload) {
+            // The broken variant: acknowledge before the state is durable.
+            self.send_control(Control::Ack { task: t, attempt, checkpoint: id }, now, env);
+        }
+    }
+
+    /// Only for the mutation `snapshot_after_barrier_records`: process the records queued on
+    /// every input (they came after the barrier) before the snapshot.
+    fn drain_inputs(&mut self, job: &Job, t: TaskId, now: SimTime, env: &mut impl Env) {
+        for (i, &c) in job.tasks[t.index()].inputs.iter().enumerate() {
+            while let Some(&Item::Record(r)) = self.channels[c.index()].input.front() {
+                self.channels[c.index()].input.pop_front();
+                self.record(
+                    now,
+                    TraceEvent::Process { task: t, channel: c, item: Item::Record(r) },
+                    env,
+                );
+                self.pump(job, c, now, env);
+                self.counters.records_processed += 1;
+                self.process_record(job, t, c, r, now, env);
+            }
+            if self.channels[c.index()].input.is_empty() {
+                let gate = &mut self.tasks[t.index()].gate;
+                if gate.in_ready[i] {
+                    gate.in_ready[i] = false;
+                    gate.ready.retain(|&x| usize::from(x) != i);
+                }
+            }
+        }
     }
 
     /// P3 step 5: acknowledge after the upload, or decline if storage failed it.
@@ -168,13 +198,25 @@ impl World {
             return; // the attempt that started it is gone
         }
         let (task, attempt, checkpoint) = (u.task, u.attempt, u.checkpoint);
+        let acked_early = self.mutated(Mutation::AckBeforeUpload);
         if self.store.failing {
             self.record(now, TraceEvent::UploadFailed { task, checkpoint }, env);
-            let reason = DeclineReason::AsyncFailure;
-            self.send_control(Control::Decline { task, attempt, checkpoint, reason }, now, env);
-        } else {
-            self.store.uploaded.insert((checkpoint, task), u.snapshot);
-            self.record(now, TraceEvent::SnapshotStored { task, checkpoint }, env);
+            if !acked_early {
+                let reason = DeclineReason::AsyncFailure;
+                self.send_control(Control::Decline { task, attempt, checkpoint, reason }, now, env);
+            }
+            return;
+        }
+        self.record(now, TraceEvent::SnapshotStored { task, checkpoint }, env);
+        if acked_early {
+            // The metadata may already name this state: the write lands late.
+            if let Some(cp) = self.store.completed.iter_mut().find(|c| c.id == checkpoint) {
+                cp.tasks[task.index()] = u.snapshot;
+                return;
+            }
+        }
+        self.store.uploaded.insert((checkpoint, task), u.snapshot);
+        if !acked_early {
             self.send_control(Control::Ack { task, attempt, checkpoint }, now, env);
         }
     }
@@ -490,14 +532,14 @@ impl World {
                 let t = TaskId(i as u32);
                 match self.store.uploaded.remove(&(id, t)) {
                     Some(s) => s,
+                    None if self.tasks[i].status == TaskStatus::Finished => TaskSnapshot::Finished,
                     None => {
-                        assert_eq!(
-                            self.tasks[i].status,
-                            TaskStatus::Finished,
+                        assert!(
+                            !self.job.scenario.mutations.is_empty(),
                             "{id} completed without a snapshot of running task {}",
                             self.job.task_name(t)
                         );
-                        TaskSnapshot::Finished
+                        TaskSnapshot::Lost
                     }
                 }
             })

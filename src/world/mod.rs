@@ -24,7 +24,7 @@ use crate::ids::{ChannelId, CheckpointId, NodeId, SimTime, TaskId};
 use crate::protocol::coordinator::{CoordTimer, Coordinator, CoordinatorConfig, DeclineReason};
 use crate::protocol::restart::RestartPolicy;
 use crate::scenario::model::{
-    CheckpointMode, Endpoint, FaultAction, FaultTrigger, Invariant, OpKind,
+    CheckpointMode, Endpoint, FaultAction, FaultTrigger, Invariant, Mutation, OpKind,
 };
 use crate::trace::TraceEvent;
 use channel::Channel;
@@ -291,6 +291,7 @@ pub fn coordinator_config(job: &Job) -> CoordinatorConfig {
         min_pause_ms: c.min_pause_ms,
         max_concurrent: c.max_concurrent,
         tolerable_failures: c.tolerable_failures,
+        complete_on_first_ack: job.scenario.mutations.contains(&Mutation::CompleteOnFirstAck),
     }
 }
 
@@ -360,6 +361,10 @@ impl World {
         } else {
             self.start_coordinator(now, env);
         }
+    }
+
+    pub fn mutated(&self, m: Mutation) -> bool {
+        self.job.scenario.mutations.contains(&m)
     }
 
     pub fn checkpointing(&self) -> bool {

@@ -9,23 +9,23 @@ use crate::ids::{CheckpointId, NodeId, SimTime, TaskId};
 use crate::protocol::coordinator::{Coordinator, FailureReason};
 use crate::protocol::restart::RestartDecision;
 use crate::protocol::sink::SinkMachine;
-use crate::scenario::model::{Endpoint, Failover, FaultAction, OpKind};
+use crate::scenario::model::{Endpoint, Failover, FaultAction, Mutation, OpKind};
 use crate::trace::TraceEvent;
 
 impl World {
     /// A world in which every task is about to be restored from `cp`, with the external
-    /// systems as they were when `cp` completed (`outputs` are the sink outputs of the run
-    /// that completed it, later than `cp`), and no faults: the start of the failure-free run
-    /// that `recoverable_checkpoints` checks.
+    /// systems as they were when `cp` completed (`from` is the end of the run that completed
+    /// it), and no faults: the start of the failure-free run that `recoverable_checkpoints`
+    /// checks.
     pub fn restored(
         job: std::sync::Arc<crate::graph::Job>,
         cp: &CompletedCheckpoint,
-        outputs: &[super::SinkOutput],
+        from: &World,
     ) -> World {
         let mut w = World::new(job, Vec::new());
         for (i, mark) in cp.external.iter().enumerate() {
             if w.outputs[i].delivery.is_some() {
-                w.outputs[i] = mark.rewind(&outputs[i]);
+                w.outputs[i] = mark.rewind(&from.outputs[i]);
             }
         }
         w.store.completed = vec![cp.clone()];
@@ -33,6 +33,8 @@ impl World {
         let config = super::coordinator_config(&w.job);
         w.coordinator = Some(Coordinator::new(config, w.store.next_id, Some(cp.id)));
         w.attempts = cp.attempts.clone();
+        // "Live" source positions, for the `no_source_rewind` mutation: where they ended.
+        w.source_high = from.source_high.clone();
         for t in 0..w.tasks.len() {
             w.tasks[t].status = TaskStatus::Failed;
             w.restarting[t] = true;
@@ -263,7 +265,13 @@ impl World {
         if waiting.iter().any(|t| !self.nodes_up[self.job.tasks[t.index()].node.index()]) {
             return;
         }
-        let latest = self.store.latest().cloned();
+        // Mutation `restore_older_checkpoint`: the one before the latest, if there is one.
+        let n = self.store.completed.len();
+        let latest = if self.mutated(Mutation::RestoreOlderCheckpoint) && n >= 2 {
+            self.store.completed.get(n - 2).cloned()
+        } else {
+            self.store.latest().cloned()
+        };
         for &t in &waiting {
             self.restore_task(t, latest.as_ref(), now, env);
         }
@@ -299,17 +307,24 @@ impl World {
             _ => None,
         };
         let subtask = job.tasks[t.index()].subtask;
+        let recommit = !self.mutated(Mutation::NoRecommitOnRestore);
         match (snapshot, &mut state.kind) {
-            (None, TaskKind::Sink(sink)) => {
+            (Some(TaskSnapshot::Lost), TaskKind::Sink(sink)) | (None, TaskKind::Sink(sink)) => {
                 let (m, cmds) = SinkMachine::fresh(delivery.expect("a sink"), subtask, attempt);
-                *sink = m;
+                *sink = m.committing_on_snapshot(self.mutated(Mutation::CommitOnSnapshot));
                 sink_cmds = cmds;
             }
-            (None, _) => {}
+            (None, _) | (Some(TaskSnapshot::Lost), _) => {}
             (Some(TaskSnapshot::Finished), _) => state.status = TaskStatus::Finished,
             (Some(TaskSnapshot::Source { offset, watermark, finishing }), TaskKind::Source(s)) => {
-                s.offset = *offset;
-                s.start_offset = *offset;
+                // Mutation `no_source_rewind`: keep reading from the live position.
+                let offset = if self.mutated(Mutation::NoSourceRewind) {
+                    (*offset).max(self.source_high[t.index()])
+                } else {
+                    *offset
+                };
+                s.offset = offset;
+                s.start_offset = offset;
                 s.watermark = *watermark;
                 if *finishing {
                     state.status = TaskStatus::Finishing;
@@ -329,12 +344,17 @@ impl World {
                 Some(TaskSnapshot::Sink { sink: snap, end_of_data, finishing }),
                 TaskKind::Sink(sink),
             ) => {
-                let (mut m, cmds) =
-                    SinkMachine::restore(delivery.expect("a sink"), subtask, attempt, snap);
+                let (mut m, cmds) = SinkMachine::restore(
+                    delivery.expect("a sink"),
+                    subtask,
+                    attempt,
+                    snap,
+                    recommit,
+                );
                 if *finishing {
                     m.set_finishing();
                 }
-                *sink = m;
+                *sink = m.committing_on_snapshot(self.mutated(Mutation::CommitOnSnapshot));
                 sink_cmds = cmds;
                 restore_gate(&mut state.gate, end_of_data);
                 if *finishing {

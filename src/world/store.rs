@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 pub enum TaskSnapshot {
     /// The task had finished: on restore it finishes again at once.
     Finished,
+    /// The checkpoint's metadata names no durable state for the task (only broken protocol
+    /// variants get here): on restore it starts from its initial state.
+    Lost,
     Source {
         offset: u64,
         watermark: i64,

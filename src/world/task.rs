@@ -10,7 +10,7 @@ use crate::protocol::checkpointer::Checkpointer;
 use crate::protocol::operator::{self, Ctx, OpState};
 use crate::protocol::sink::{SinkCmd, SinkMachine, Visible};
 use crate::record::{subtask_of_key_group, Record};
-use crate::scenario::model::{CheckpointMode, OpKind, Partition};
+use crate::scenario::model::{CheckpointMode, Mutation, OpKind, Partition};
 use crate::trace::TraceEvent;
 use std::collections::VecDeque;
 
@@ -154,9 +154,11 @@ impl TaskState {
                 start_offset: 0,
                 watermark: i64::MIN,
             }),
-            OpKind::Sink { delivery } => {
-                TaskKind::Sink(SinkMachine::new(*delivery, info.subtask, attempt))
-            }
+            OpKind::Sink { delivery } => TaskKind::Sink(
+                SinkMachine::new(*delivery, info.subtask, attempt).committing_on_snapshot(
+                    job.scenario.mutations.contains(&Mutation::CommitOnSnapshot),
+                ),
+            ),
             k => TaskKind::Operator(OpState::initial(
                 k,
                 job.key_slots[info.op.index()].as_deref(),
@@ -166,10 +168,12 @@ impl TaskState {
         // Rebalance starts at the sender's own subtask index, so senders spread out.
         let rr = info.outputs.iter().map(|o| info.subtask % o.receivers.max(1)).collect();
         let inputs = info.inputs.len() as u16;
+        let mutated = |m| job.scenario.mutations.contains(&m);
         let handler = match job.scenario.checkpointing.mode {
             _ if inputs == 0 => None,
             CheckpointMode::Disabled => None,
             CheckpointMode::AtLeastOnce => Some(BarrierHandler::tracker(inputs)),
+            _ if mutated(Mutation::SkipAlignment) => Some(BarrierHandler::tracker(inputs)),
             CheckpointMode::Aligned | CheckpointMode::Unaligned => {
                 Some(BarrierHandler::aligned(inputs))
             }
@@ -183,7 +187,9 @@ impl TaskState {
             rr,
             kind,
             handler,
-            checkpointer: Checkpointer::default(),
+            checkpointer: Checkpointer::draining_before_snapshot(mutated(
+                Mutation::SnapshotAfterBarrierRecords,
+            )),
             final_checkpoint: None,
         }
     }
@@ -274,6 +280,11 @@ impl World {
     /// An input delivered its last record.
     fn input_ended(&mut self, job: &Job, t: TaskId, input: u16, now: SimTime, env: &mut impl Env) {
         let gate = &mut self.tasks[t.index()].gate;
+        if gate.ended[usize::from(input)] {
+            // Only a broken protocol delivers end of data twice (an inconsistent restore);
+            // the final results were emitted already.
+            return;
+        }
         gate.end(input);
         if gate.open == 0 {
             self.end_of_input(job, t, now, env);
@@ -336,7 +347,7 @@ impl World {
         }
     }
 
-    fn process_record(
+    pub(super) fn process_record(
         &mut self,
         job: &Job,
         t: TaskId,

@@ -1,0 +1,196 @@
+//! Counterexample files: everything needed to reproduce a violating run, in one JSON file.
+//!
+//! A counterexample embeds the scenario as written, with two changes: its `faults` are the
+//! schedule resolved for the seed (random faults become explicit `at_ms` faults, triggered
+//! ones stay triggered), and its `mutations` are the ones the run used (including
+//! `--mutation`). With the seed, that fixes the run: `ftsim replay FILE` re-runs it and
+//! checks that the trace hash and the violated invariants are the same.
+
+use super::{run_once, Report};
+use crate::graph::Job;
+use crate::scenario::model::{Endpoint, FaultAction, FaultTrigger};
+use crate::world::PlannedFault;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The version of the file format.
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Violated {
+    pub invariant: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counterexample {
+    pub ftsim_counterexample: u32,
+    /// The file the scenario came from (for people; replay uses `scenario`).
+    pub scenario_file: String,
+    pub seed: u64,
+    pub mutations: Vec<String>,
+    pub violated: Vec<Violated>,
+    pub trace_hash: String,
+    /// The command that reproduces it.
+    pub reproduce: String,
+    /// The scenario, with its fault schedule resolved and its mutations set.
+    pub scenario: Value,
+}
+
+/// The scenario JSON of `job` with the faults resolved for `seed` and its mutations.
+pub fn resolved_scenario(job: &Job, seed: u64) -> Value {
+    let mut v = (*job.scenario.json).clone();
+    let faults: Vec<Value> = crate::sim::faults::resolve(&job.scenario, seed)
+        .iter()
+        .map(|f| fault_json(job, f))
+        .collect();
+    let mutations: Vec<&str> = job.scenario.mutations.iter().map(|m| m.name()).collect();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("faults".into(), json!(faults));
+        obj.insert("mutations".into(), json!(mutations));
+    }
+    v
+}
+
+/// A planned fault in scenario syntax.
+pub fn fault_json(job: &Job, f: &PlannedFault) -> Value {
+    let mut o = serde_json::Map::new();
+    match &f.trigger {
+        FaultTrigger::At { at_ms } => {
+            o.insert("at_ms".into(), json!(at_ms));
+        }
+        FaultTrigger::On { event, filter, delay_ms } => {
+            let mut on = serde_json::Map::new();
+            on.insert("event".into(), json!(event));
+            for (k, v) in filter {
+                on.insert(k.clone(), v.clone());
+            }
+            o.insert("on".into(), Value::Object(on));
+            o.insert("delay_ms".into(), json!(delay_ms));
+        }
+    }
+    let ep = |e: &Endpoint| json!(e.to_string());
+    match &f.action {
+        FaultAction::CrashNode { node, restart_after_ms } => {
+            o.insert("kind".into(), json!("crash_node"));
+            o.insert("node".into(), json!(node.to_string()));
+            o.insert("restart_after_ms".into(), json!(restart_after_ms));
+        }
+        FaultAction::CrashTask { operator, subtask } => {
+            o.insert("kind".into(), json!("crash_task"));
+            o.insert("task".into(), json!(job.task_name(job.task(*operator, *subtask))));
+        }
+        FaultAction::Partition { a, b, duration_ms } => {
+            o.insert("kind".into(), json!("partition"));
+            o.insert("between".into(), json!([ep(a), ep(b)]));
+            o.insert("duration_ms".into(), json!(duration_ms));
+        }
+        FaultAction::StorageFail { duration_ms } => {
+            o.insert("kind".into(), json!("storage_fail"));
+            o.insert("duration_ms".into(), json!(duration_ms));
+        }
+        FaultAction::CrashCoordinator { restart_after_ms } => {
+            o.insert("kind".into(), json!("crash_coordinator"));
+            o.insert("restart_after_ms".into(), json!(restart_after_ms));
+        }
+    }
+    Value::Object(o)
+}
+
+/// The counterexample of a violating run, to be written to `path`.
+pub fn build(job: &Job, report: &Report, path: &Path) -> Counterexample {
+    Counterexample {
+        ftsim_counterexample: FORMAT,
+        scenario_file: job.scenario.origin.clone(),
+        seed: report.seed,
+        mutations: report.mutations.clone(),
+        violated: report
+            .invariants
+            .iter()
+            .filter(|i| !i.holds)
+            .map(|i| Violated { invariant: i.name.to_string(), detail: i.detail.clone() })
+            .collect(),
+        trace_hash: report.trace_hash.clone(),
+        reproduce: format!("ftsim replay {}", path.display()),
+        scenario: resolved_scenario(job, report.seed),
+    }
+}
+
+/// The file name of a counterexample: scenario name and seed, made safe for file systems.
+pub fn file_name(scenario: &str, seed: u64) -> String {
+    let safe: String = scenario
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    format!("{safe}-seed{seed}.json")
+}
+
+/// Writes a file through a temporary file in the same directory and a rename, so that a
+/// reader never sees half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let name = path.file_name().ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
+}
+
+/// Saves the counterexample of `report` under `dir`; returns its path.
+pub fn save(dir: &Path, job: &Job, report: &Report) -> Result<PathBuf, String> {
+    let path = dir.join(file_name(&job.scenario.name, report.seed));
+    let cx = build(job, report, &path);
+    let text = serde_json::to_string_pretty(&cx).expect("counterexamples serialize");
+    write_atomically(&path, format!("{text}\n").as_bytes())?;
+    Ok(path)
+}
+
+/// Reads a counterexample file.
+pub fn load(path: &Path) -> Result<Counterexample, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let cx: Counterexample = serde_json::from_slice(&bytes).map_err(|e| {
+        format!("{}:{}:{}: not a counterexample file: {e}", path.display(), e.line(), e.column())
+    })?;
+    if cx.ftsim_counterexample != FORMAT {
+        return Err(format!(
+            "{}: counterexample format {} is not the format {FORMAT} this build reads",
+            path.display(),
+            cx.ftsim_counterexample
+        ));
+    }
+    Ok(cx)
+}
+
+/// The result of a replay.
+pub struct Replay {
+    pub report: Report,
+    pub same_hash: bool,
+    pub same_violations: bool,
+}
+
+impl Replay {
+    pub fn reproduced(&self) -> bool {
+        self.same_hash && self.same_violations
+    }
+}
+
+/// Re-runs a counterexample.
+pub fn replay(cx: &Counterexample, origin: &str) -> Result<Replay, String> {
+    let scenario = crate::scenario::load_value(&cx.scenario, origin).map_err(|e| e.to_string())?;
+    let report = run_once(Arc::new(Job::new(scenario)), cx.seed, None)?;
+    let violated: Vec<&str> =
+        report.invariants.iter().filter(|i| !i.holds).map(|i| i.name).collect();
+    let recorded: Vec<&str> = cx.violated.iter().map(|v| v.invariant.as_str()).collect();
+    Ok(Replay {
+        same_hash: report.trace_hash == cx.trace_hash,
+        same_violations: violated == recorded,
+        report,
+    })
+}
