@@ -24,6 +24,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod explore;
 pub mod graph;
 pub mod ids;
 pub mod protocol;

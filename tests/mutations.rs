@@ -78,7 +78,7 @@ fn a_counterexample_of_every_mutation_replays_to_the_same_trace_and_violations()
         let file = counterexample::save(&dir, &j, failing).expect("saved");
         let cx = counterexample::load(&file).expect("loads");
         assert_eq!(cx.seed, failing.seed);
-        let replay = counterexample::replay(&cx, "cx").expect("replays");
+        let replay = counterexample::replay(&cx, "cx", None).expect("replays");
         assert!(
             replay.reproduced(),
             "{}: {} vs {}",
@@ -111,7 +111,7 @@ fn a_counterexample_of_random_faults_records_them_as_explicit_faults_and_replays
         .expect("loads");
     let faults = cx.scenario["faults"].as_array().expect("faults");
     assert!(!faults.is_empty() && faults.iter().all(|f| f["at_ms"].is_u64()), "{faults:?}");
-    assert!(counterexample::replay(&cx, "cx").expect("replays").reproduced());
+    assert!(counterexample::replay(&cx, "cx", None).expect("replays").reproduced());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

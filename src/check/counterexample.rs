@@ -39,6 +39,19 @@ pub struct Counterexample {
     pub reproduce: String,
     /// The scenario, with its fault schedule resolved and its mutations set.
     pub scenario: Value,
+    /// For a counterexample found by `ftsim explore`: the choices that lead to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explore: Option<ExploreChoices>,
+}
+
+/// The exploration path of an explorer counterexample: replayed choice by choice from the
+/// initial world, with the same fault menu and checkpoint budget.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExploreChoices {
+    pub max_checkpoints: u64,
+    pub fault_kinds: Vec<String>,
+    pub choices: Vec<String>,
 }
 
 /// The scenario JSON of `job` with the faults resolved for `seed` and its mutations.
@@ -117,6 +130,7 @@ pub fn build(job: &Job, report: &Report, path: &Path) -> Counterexample {
         trace_hash: report.trace_hash.clone(),
         reproduce: format!("ftsim replay {}", path.display()),
         scenario: resolved_scenario(job, report.seed),
+        explore: None,
     }
 }
 
@@ -181,10 +195,69 @@ impl Replay {
     }
 }
 
-/// Re-runs a counterexample.
-pub fn replay(cx: &Counterexample, origin: &str) -> Result<Replay, String> {
+/// Re-runs a counterexample: a seeded run, or an explorer's path replayed choice by choice.
+/// With `trace`, the trace goes there as JSON lines.
+pub fn replay(
+    cx: &Counterexample,
+    origin: &str,
+    trace: Option<&mut dyn std::io::Write>,
+) -> Result<Replay, String> {
     let scenario = crate::scenario::load_value(&cx.scenario, origin).map_err(|e| e.to_string())?;
-    let report = run_once(Arc::new(Job::new(scenario)), cx.seed, None)?;
+    let job = Arc::new(Job::new(scenario));
+    if let Some(ex) = &cx.explore {
+        return replay_explore(&job, cx, ex, trace);
+    }
+    let report = run_once(job, cx.seed, trace)?;
+    let violated: Vec<&str> =
+        report.invariants.iter().filter(|i| !i.holds).map(|i| i.name).collect();
+    let recorded: Vec<&str> = cx.violated.iter().map(|v| v.invariant.as_str()).collect();
+    Ok(Replay {
+        same_hash: report.trace_hash == cx.trace_hash,
+        same_violations: violated == recorded,
+        report,
+    })
+}
+
+/// Replays an explorer counterexample and judges the final state as the explorer did.
+fn replay_explore(
+    job: &Arc<Job>,
+    cx: &Counterexample,
+    ex: &ExploreChoices,
+    trace: Option<&mut dyn std::io::Write>,
+) -> Result<Replay, String> {
+    use crate::explore;
+    let mut kinds = Vec::new();
+    for k in &ex.fault_kinds {
+        let kind = crate::scenario::model::FaultKindName::ALL
+            .into_iter()
+            .find(|x| x.name() == k)
+            .ok_or_else(|| format!("unknown fault kind `{k}` in the counterexample"))?;
+        kinds.push(kind);
+    }
+    let config = explore::Config {
+        fault_kinds: kinds,
+        max_checkpoints: ex.max_checkpoints,
+        ..explore::Config::default()
+    };
+    let mut choices = Vec::new();
+    for (i, c) in ex.choices.iter().enumerate() {
+        choices.push(
+            explore::parse_event(job, c)
+                .ok_or_else(|| format!("choice {i} `{c}` names nothing in this job"))?,
+        );
+    }
+    let (world, hash, lines) = explore::replay_traced(job, &config, &choices, trace.is_some())
+        .map_err(|i| {
+            format!("the replay diverged: choice {i} (`{}`) is not enabled", ex.choices[i])
+        })?;
+    if let Some(out) = trace {
+        for l in lines {
+            writeln!(out, "{l}").map_err(|e| format!("cannot write the trace: {e}"))?;
+        }
+    }
+    let verdicts = explore::judge(job, &config, &world)?;
+    let report =
+        super::report_of_world(job, &world, cx.seed, hash, ex.choices.len() as u64, &verdicts);
     let violated: Vec<&str> =
         report.invariants.iter().filter(|i| !i.holds).map(|i| i.name).collect();
     let recorded: Vec<&str> = cx.violated.iter().map(|v| v.invariant.as_str()).collect();

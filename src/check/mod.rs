@@ -87,6 +87,11 @@ pub fn applicable(job: &Job, inv: Invariant) -> bool {
     }
 }
 
+/// A trace hash as reports print it: 16 hex digits.
+pub fn trace_hex(hash: u64) -> String {
+    TraceHasher::hex_of(hash)
+}
+
 /// Runs the job once with `seed` (and its reference), checks it and reports.
 pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Result<Report, String> {
     let s = &job.scenario;
@@ -159,7 +164,7 @@ pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Resu
         seed,
         mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
         verdict: if failures.is_empty() { Verdict::Pass } else { Verdict::Fail },
-        trace_hash: TraceHasher::hex_of(result.trace_hash),
+        trace_hash: trace_hex(result.trace_hash),
         stats: Stats {
             events: result.events,
             sim_time_ms: result.now.as_ms(),
@@ -178,6 +183,71 @@ pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Resu
         ending: result.ending.describe().to_string(),
         failures,
     })
+}
+
+/// A report on a world reached some other way than by the timed driver (an explorer path):
+/// `verdicts` are the violated invariants with their details.
+pub fn report_of_world(
+    job: &Job,
+    w: &crate::world::World,
+    seed: u64,
+    trace_hash: u64,
+    events: u64,
+    verdicts: &[(Invariant, String)],
+) -> Report {
+    let invariants: Vec<InvariantReport> = [
+        Invariant::ExactlyOnce,
+        Invariant::NoLoss,
+        Invariant::NoDuplicates,
+        Invariant::CommitAfterComplete,
+        Invariant::Progress,
+    ]
+    .iter()
+    .map(|inv| {
+        let v = verdicts.iter().find(|(i, _)| i == inv);
+        let expected =
+            if job.scenario.expect.violated.contains(inv) { "violated" } else { "holds" };
+        InvariantReport {
+            name: inv.name(),
+            holds: v.is_none(),
+            detail: v.map(|(_, d)| d.clone()).unwrap_or_default(),
+            expected,
+        }
+    })
+    .collect();
+    let failures: Vec<String> = invariants
+        .iter()
+        .filter(|i| !i.holds && i.expected == "holds")
+        .map(|i| format!("{} is violated: {}", i.name, i.detail))
+        .collect();
+    Report {
+        scenario: job.scenario.name.clone(),
+        seed,
+        mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
+        verdict: if failures.is_empty() { Verdict::Pass } else { Verdict::Fail },
+        trace_hash: trace_hex(trace_hash),
+        stats: Stats {
+            events,
+            sim_time_ms: 0,
+            records_processed: w.counters.records_processed,
+            records_replayed: w.counters.records_replayed,
+            checkpoints: CheckpointStats {
+                triggered: w.counters.checkpoints_triggered,
+                completed: w.counters.checkpoints_completed,
+                aborted: w.counters.checkpoints_aborted,
+            },
+            faults: w.counters.faults,
+            restarts: w.counters.restarts,
+        },
+        invariants,
+        counterexample: None,
+        ending: if w.is_finished() {
+            "the job finished".into()
+        } else {
+            "the explored path ends here".into()
+        },
+        failures,
+    }
 }
 
 impl Report {

@@ -23,26 +23,37 @@ pub fn recoverable(
     seed: u64,
     exactly_once: bool,
 ) -> Outcome {
-    for cp in &world.store.completed {
-        let restored = World::restored(job.clone(), cp, world);
-        let label = format!("/recover/{}", cp.id.0);
-        let r = sim::run_world(restored, seed, &label, None);
-        let fail = |detail: String| Outcome {
-            invariant: Invariant::RecoverableCheckpoints,
-            holds: false,
-            detail: format!(
-                "restoring {} (completed {}) into a failure-free run: {detail}",
-                cp.id, cp.completed_at
-            ),
-        };
-        if r.ending != Ending::Finished {
-            return fail(format!("{} (at {})", r.ending.describe(), r.now));
-        }
-        let outcomes = output_invariants(job, reference, &r.world);
-        let wanted = if exactly_once { Invariant::ExactlyOnce } else { Invariant::NoLoss };
-        if let Some(o) = outcomes.iter().find(|o| o.invariant == wanted && !o.holds) {
-            return fail(o.detail.clone());
+    for i in 0..world.store.completed.len() {
+        if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
+            return Outcome { invariant: Invariant::RecoverableCheckpoints, holds: false, detail };
         }
     }
     Outcome { invariant: Invariant::RecoverableCheckpoints, holds: true, detail: String::new() }
+}
+
+/// Checks the `i`-th completed checkpoint of `world`; returns what went wrong, if anything.
+pub fn check_one(
+    job: &Arc<Job>,
+    reference: &Reference,
+    world: &World,
+    i: usize,
+    seed: u64,
+    exactly_once: bool,
+) -> Option<String> {
+    let cp = &world.store.completed[i];
+    let restored = World::restored(job.clone(), cp, world);
+    let label = format!("/recover/{}", cp.id.0);
+    let r = sim::run_world(restored, seed, &label, None);
+    let fail = |detail: String| {
+        format!(
+            "restoring {} (completed {}) into a failure-free run: {detail}",
+            cp.id, cp.completed_at
+        )
+    };
+    if r.ending != Ending::Finished {
+        return Some(fail(format!("{} (at {})", r.ending.describe(), r.now)));
+    }
+    let outcomes = output_invariants(job, reference, &r.world);
+    let wanted = if exactly_once { Invariant::ExactlyOnce } else { Invariant::NoLoss };
+    outcomes.iter().find(|o| o.invariant == wanted && !o.holds).map(|o| fail(o.detail.clone()))
 }

@@ -210,7 +210,10 @@ impl World {
         self.record(now, TraceEvent::SnapshotStored { task, checkpoint }, env);
         if acked_early {
             // The metadata may already name this state: the write lands late.
-            if let Some(cp) = self.store.completed.iter_mut().find(|c| c.id == checkpoint) {
+            if let Some(cp) = std::sync::Arc::make_mut(&mut self.store.completed)
+                .iter_mut()
+                .find(|c| c.id == checkpoint)
+            {
                 cp.tasks[task.index()] = u.snapshot;
                 return;
             }
@@ -557,7 +560,7 @@ impl World {
             })
             .collect();
         let attempts = self.tasks.iter().map(|t| t.attempt).collect();
-        self.store.completed.push(CompletedCheckpoint {
+        std::sync::Arc::make_mut(&mut self.store.completed).push(CompletedCheckpoint {
             id,
             completed_at: now,
             tasks,

@@ -46,6 +46,8 @@ pub enum Event {
     Timer(u32),
     /// A snapshot upload (by id) finishes.
     Upload(u32),
+    /// The explorer injects fault `i` of the world's fault menu.
+    Inject(u16),
 }
 
 impl Event {
@@ -133,7 +135,7 @@ pub enum Control {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ControlMsg {
     pub id: u32,
     pub at: SimTime,
@@ -153,14 +155,14 @@ pub enum TimerKind {
     CoordinatorUp,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timer {
     pub id: u32,
     pub at: SimTime,
     pub kind: TimerKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
     pub id: u32,
     pub at: SimTime,
@@ -170,11 +172,55 @@ pub struct Upload {
     pub snapshot: TaskSnapshot,
 }
 
+// Fingerprints leave out message, timer and upload ids: they only name things, in the order
+// they were created, and two worlds that differ only in names behave alike.
+impl std::hash::Hash for ControlMsg {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.body.hash(h);
+    }
+}
+
+impl std::hash::Hash for Timer {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.kind.hash(h);
+    }
+}
+
+impl std::hash::Hash for Upload {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.task, self.attempt, self.checkpoint, &self.snapshot).hash(h);
+    }
+}
+
+/// The world's counter of message, timer and upload ids; not part of fingerprints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seq(pub u32);
+
+impl std::hash::Hash for Seq {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
 /// A fault with its trigger resolved: at a time, or on a trace event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedFault {
     pub trigger: FaultTrigger,
     pub action: FaultAction,
+}
+
+/// Faults an explorer may inject, shared.
+#[derive(Clone, Debug, Default)]
+pub struct FaultMenu(pub Arc<Vec<FaultAction>>);
+
+impl PartialEq for FaultMenu {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for FaultMenu {}
+
+impl std::hash::Hash for FaultMenu {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// The faults of one run, shared (they never change during a run).
@@ -201,7 +247,7 @@ pub struct Violation {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct World {
     pub job: JobRef,
     pub tasks: Vec<TaskState>,
@@ -232,9 +278,56 @@ pub struct World {
     /// Set when the restart strategy gave up.
     pub job_failed: bool,
     pub violations: Vec<Violation>,
-    next_id: u32,
+    next_id: Seq,
+    /// Faults the explorer may inject (`Event::Inject(i)` injects entry i); empty for the
+    /// timed driver, whose faults come from the scenario.
+    pub injectable: FaultMenu,
     /// A reusable output buffer, empty between events.
     pub(crate) scratch: Scratch,
+}
+
+/// The hash of a world is its fingerprint (see `explore::fingerprint`): every field that can
+/// influence what happens next, with control messages, timers and uploads taken as multisets
+/// (their order in the lists is only their creation order), and without timestamps, ids,
+/// statistics or the shared job.
+impl std::hash::Hash for World {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        fn multiset<T: std::hash::Hash, H: std::hash::Hasher>(items: &[T], h: &mut H) {
+            let mut hashes: Vec<u64> = items
+                .iter()
+                .map(|x| {
+                    let mut one = crate::explore::FpHasher::default();
+                    x.hash(&mut one);
+                    std::hash::Hasher::finish(&one)
+                })
+                .collect();
+            hashes.sort_unstable();
+            hashes.hash(h);
+        }
+        self.tasks.hash(h);
+        self.channels.hash(h);
+        self.outputs.hash(h);
+        self.finished_tasks.hash(h);
+        self.counters.checkpoints_triggered.hash(h);
+        self.counters.faults.hash(h);
+        self.coordinator.hash(h);
+        self.store.hash(h);
+        multiset(&self.control, h);
+        multiset(&self.timers, h);
+        multiset(&self.uploads, h);
+        self.nodes_up.hash(h);
+        self.links_down.hash(h);
+        self.armed.hash(h);
+        self.restart.hash(h);
+        self.restarting.hash(h);
+        self.attempts.hash(h);
+        self.job_failed.hash(h);
+        self.violations.hash(h);
+        // `source_high` only matters to the `no_source_rewind` mutation.
+        if self.mutated(Mutation::NoSourceRewind) {
+            self.source_high.hash(h);
+        }
+    }
 }
 
 /// A buffer that is always empty between events, so it takes no part in equality, hashing
@@ -339,7 +432,8 @@ impl World {
             source_high: vec![0; n],
             job_failed: false,
             violations: Vec::new(),
-            next_id: 0,
+            next_id: Seq(0),
+            injectable: FaultMenu::default(),
             scratch: Scratch::default(),
             job: JobRef(job),
         }
@@ -377,8 +471,8 @@ impl World {
     }
 
     fn fresh_id(&mut self) -> u32 {
-        self.next_id += 1;
-        self.next_id
+        self.next_id.0 += 1;
+        self.next_id.0
     }
 
     /// Whether `event` can happen, and the earliest time at which it can.
@@ -392,6 +486,10 @@ impl World {
             Event::Control(id) => find(&self.control, id, |m| m.id).map(|m| m.at),
             Event::Timer(id) => find(&self.timers, id, |t| t.id).map(|t| t.at),
             Event::Upload(id) => find(&self.uploads, id, |u| u.id).map(|u| u.at),
+            Event::Inject(i) => {
+                let live = !self.job_failed && !self.is_finished();
+                (live && usize::from(i) < self.injectable.0.len()).then_some(SimTime::ZERO)
+            }
         }
     }
 
@@ -434,6 +532,10 @@ impl World {
                 let i = position(&self.uploads, id, |u| u.id).expect("due() found it");
                 let upload = self.uploads.remove(i);
                 self.finish_upload(upload, now, env);
+            }
+            Event::Inject(i) => {
+                let action = self.injectable.0[usize::from(i)].clone();
+                self.inject_action(action, now, env);
             }
         }
         true

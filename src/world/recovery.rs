@@ -28,7 +28,10 @@ impl World {
                 w.outputs[i] = mark.rewind(&from.outputs[i]);
             }
         }
-        w.store.completed = vec![cp.clone()];
+        // The store as it was: every checkpoint completed up to this one.
+        w.store.completed = std::sync::Arc::new(
+            from.store.completed.iter().filter(|c| c.id <= cp.id).cloned().collect(),
+        );
         w.store.next_id = CheckpointId(cp.id.0 + 1);
         let config = super::coordinator_config(&w.job);
         w.coordinator = Some(Coordinator::new(config, w.store.next_id, Some(cp.id)));
@@ -44,11 +47,16 @@ impl World {
 
     /// A planned fault happens.
     pub(super) fn inject(&mut self, i: usize, now: SimTime, env: &mut impl Env) {
+        let action = self.faults.0[i].action.clone();
+        self.inject_action(action, now, env);
+    }
+
+    /// A fault happens (planned, or chosen by the explorer).
+    pub(super) fn inject_action(&mut self, action: FaultAction, now: SimTime, env: &mut impl Env) {
         if self.job_failed || self.is_finished() {
             return;
         }
         self.counters.faults += 1;
-        let action = self.faults.0[i].action.clone();
         match action {
             FaultAction::CrashNode { node, restart_after_ms } => {
                 if !self.nodes_up[node.index()] {

@@ -91,8 +91,9 @@ pub struct Store {
     /// Snapshots uploaded for checkpoints that are still pending.
     pub uploaded: BTreeMap<(CheckpointId, TaskId), TaskSnapshot>,
     /// Every completed checkpoint, oldest first. Recovery uses the last one; the checker
-    /// uses all of them (`recoverable_checkpoints`).
-    pub completed: Vec<CompletedCheckpoint>,
+    /// uses all of them (`recoverable_checkpoints`). Shared copy-on-write: it changes rarely,
+    /// and worlds are cloned often (the explorer clones one per transition).
+    pub completed: std::sync::Arc<Vec<CompletedCheckpoint>>,
     /// A storage outage is under way: writes fail.
     pub failing: bool,
 }
@@ -102,7 +103,7 @@ impl Default for Store {
         Store {
             next_id: CheckpointId(1),
             uploaded: BTreeMap::new(),
-            completed: Vec::new(),
+            completed: Default::default(),
             failing: false,
         }
     }

@@ -1,11 +1,16 @@
-//! The command line (SPEC §3): `run`, `validate`, `mutations`.
+//! The command line (SPEC §3): `run`, `validate`, `check`, `replay`, `merge`, `explore`,
+//! `mutations`.
 //!
 //! Exit codes: 0 every expectation met; 1 an expectation failed; 2 bad input or usage.
 
-use crate::check::counterexample;
-use crate::check::sweep::{self, CheckSummary, ScenarioSummary, Seeds};
+mod explore_cmd;
+mod sweep_cmd;
+
+use crate::check::sweep::{self, CheckSummary, Seeds};
 use crate::check::{self, Verdict};
+use crate::explore;
 use crate::graph::Job;
+use crate::scenario::model::FaultKindName;
 use crate::scenario::{self, model::Mutation, Scenario};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -92,6 +97,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Explore every interleaving of a small scenario's events within bounds (model checking).
+    Explore {
+        scenario: PathBuf,
+        /// States deeper than this are not expanded.
+        #[arg(long, default_value_t = 10_000)]
+        max_depth: u32,
+        /// Faults the explorer may inject on one path (default: as many as the scenario plans).
+        #[arg(long)]
+        max_faults: Option<u32>,
+        /// Kinds of faults to inject, comma-separated (default: the kinds the scenario uses).
+        #[arg(long, value_delimiter = ',')]
+        fault_kinds: Option<Vec<String>>,
+        /// Checkpoints that may be triggered on one path.
+        #[arg(long, default_value_t = 2)]
+        max_checkpoints: u64,
+        /// Stop, incomplete, after this many distinct states.
+        #[arg(long, default_value_t = 5_000_000)]
+        max_states: u64,
+        /// Stop, incomplete, after this many seconds of wall time.
+        #[arg(long)]
+        max_seconds: Option<u64>,
+        /// Depth first (less memory) instead of breadth first (shortest counterexample).
+        #[arg(long)]
+        dfs: bool,
+        /// Explore every interleaving, without partial-order reduction.
+        #[arg(long)]
+        no_reduction: bool,
+        /// Where the counterexample file goes.
+        #[arg(long, default_value = "ftsim-counterexamples", value_name = "DIR")]
+        out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Combine the JSON summaries of the shards of one `check --shard I/N` sweep.
     Merge {
         #[arg(required = true)]
@@ -125,11 +164,11 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 }
 
 /// Bad input or usage: the message and exit code 2.
-struct Usage(String);
+pub(crate) struct Usage(String);
 
 /// Writes to standard output. A closed pipe (`ftsim run --json | head`) is not an error of
 /// ours: the output is simply no longer wanted, so it is dropped rather than a panic.
-fn emit(text: &str) {
+pub(crate) fn emit(text: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
@@ -222,7 +261,7 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             json,
         } => {
             let seeds = Seeds { from: seeds.0, to: seeds.1, shard: shard.unwrap_or((0, 1)) };
-            let opts = CheckOptions {
+            let opts = sweep_cmd::CheckOptions {
                 seeds,
                 jobs,
                 mutations,
@@ -231,10 +270,55 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 max_counterexamples,
                 json,
             };
-            check_command(&paths, &opts)
+            sweep_cmd::check_command(&paths, &opts)
         }
         Command::Replay { counterexample, trace, json } => {
-            replay_command(&counterexample, trace.as_deref(), json)
+            sweep_cmd::replay_command(&counterexample, trace.as_deref(), json)
+        }
+        Command::Explore {
+            scenario,
+            max_depth,
+            max_faults,
+            fault_kinds,
+            max_checkpoints,
+            max_states,
+            max_seconds,
+            dfs,
+            no_reduction,
+            out,
+            json,
+        } => {
+            let s = load(Some(&scenario))?;
+            let job = Arc::new(Job::new(s));
+            let (default_kinds, default_count) = explore::scenario_faults(&job);
+            let fault_kinds = match fault_kinds {
+                None => default_kinds,
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        FaultKindName::ALL.into_iter().find(|k| k.name() == n.as_str()).ok_or_else(
+                            || {
+                                Usage(format!(
+                                    "unknown fault kind `{n}`: one of {}",
+                                    FaultKindName::ALL.map(|k| k.name()).join(", ")
+                                ))
+                            },
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let config = explore::Config {
+                bfs: !dfs,
+                max_depth,
+                max_faults: max_faults.unwrap_or(default_count),
+                fault_kinds,
+                max_checkpoints,
+                max_states,
+                reduce: !no_reduction,
+                stop_at_first: true,
+                check_recovery: true,
+            };
+            explore_cmd::explore_command(&job, &config, max_seconds, &out, json)
         }
         Command::Merge { summaries } => {
             let mut parts = Vec::new();
@@ -269,219 +353,8 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
     }
 }
 
-struct CheckOptions {
-    seeds: Seeds,
-    jobs: usize,
-    mutations: Vec<String>,
-    no_mutations: bool,
-    out: PathBuf,
-    max_counterexamples: Option<usize>,
-    json: bool,
-}
-
-/// Every scenario file under `paths`, in sorted order.
-fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Usage> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), Usage> {
-        if p.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| Usage(format!("{}: {e}", p.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            entries.sort();
-            for e in entries {
-                if e.is_dir() || e.extension().is_some_and(|x| x == "json") {
-                    walk(&e, out)?;
-                }
-            }
-        } else if p.exists() {
-            out.push(p.to_path_buf());
-        } else {
-            return Err(Usage(format!("{}: no such file or directory", p.display())));
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        walk(p, &mut out)?;
-    }
-    if out.is_empty() {
-        return Err(Usage("no scenario files found".into()));
-    }
-    Ok(out)
-}
-
-#[allow(clippy::disallowed_methods)] // wall-clock time for seeds_per_sec, outside the simulation
-fn check_command(paths: &[PathBuf], o: &CheckOptions) -> Result<i32, Usage> {
-    use std::io::IsTerminal;
-    let files = scenario_files(paths)?;
-    let mut jobs = Vec::new();
-    for f in &files {
-        let mut s = scenario::load_file(f).map_err(|e| Usage(e.to_string()))?;
-        if o.no_mutations {
-            sweep::without_mutations(&mut s);
-        }
-        add_mutations(&mut s, &o.mutations)?;
-        jobs.push(Arc::new(Job::new(s)));
-    }
-    let seeds = o.seeds.list();
-    let bar = indicatif::ProgressBar::new((seeds.len() * jobs.len()) as u64);
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {per_sec} {msg}")
-                .expect("a valid template"),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let start = std::time::Instant::now();
-    let mut summaries = Vec::new();
-    for job in &jobs {
-        bar.set_message(job.scenario.name.clone());
-        let reports = sweep::run_seeds(job, &seeds, o.jobs, &|| bar.inc(1)).map_err(Usage)?;
-        let mut saved = Vec::new();
-        let limit = o.max_counterexamples.unwrap_or(usize::MAX);
-        for r in reports.iter().filter(|r| r.invariants.iter().any(|i| !i.holds)).take(limit) {
-            let path = counterexample::save(&o.out, job, r).map_err(Usage)?;
-            saved.push(path.display().to_string());
-        }
-        summaries.push(sweep::summarize(job, &reports, saved));
-    }
-    bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64().max(1e-9);
-    let total: u64 = summaries.iter().map(|s| s.runs).sum();
-    let summary = CheckSummary::new(o.seeds, summaries, total as f64 / secs);
-    if o.json {
-        emit(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&summary).expect("summaries serialize")
-        ));
-    } else {
-        emit(&render_check(&summary));
-    }
-    Ok(if summary.verdict == "pass" { 0 } else { 1 })
-}
-
-fn render_check(c: &CheckSummary) -> String {
-    let mut s = String::new();
-    let range = if c.seeds.shard.1 > 1 {
-        format!(
-            "seeds {}..{} (shard {}/{})",
-            c.seeds.from, c.seeds.to, c.seeds.shard.0, c.seeds.shard.1
-        )
-    } else {
-        format!("seeds {}..{}", c.seeds.from, c.seeds.to)
-    };
-    for sc in &c.scenarios {
-        s.push_str(&render_scenario(sc));
-    }
-    let ok = c.scenarios.iter().filter(|s| s.verdict == "pass").count();
-    s.push_str(&format!(
-        "{} of {} scenarios met their expectations; {} runs over {range}, {:.0} seeds/s\n",
-        ok,
-        c.scenarios.len(),
-        c.runs,
-        c.seeds_per_sec
-    ));
-    s
-}
-
-fn render_scenario(sc: &ScenarioSummary) -> String {
-    let mut s = String::new();
-    let verdict = if sc.verdict == "pass" { "PASS" } else { "FAIL" };
-    let muts = if sc.mutations.is_empty() {
-        String::new()
-    } else {
-        format!("  [mutations: {}]", sc.mutations.join(", "))
-    };
-    s.push_str(&format!(
-        "{verdict}  {}  ({}){muts}: {} runs, {} failed\n",
-        sc.file,
-        sc.scenario,
-        sc.runs,
-        sc.failed_seeds.len()
-    ));
-    let held: Vec<&str> = sc
-        .expectations
-        .iter()
-        .filter(|e| e.met && e.expected == "holds")
-        .map(|e| e.invariant.as_str())
-        .collect();
-    if !held.is_empty() {
-        s.push_str(&format!("  ok   held for every seed: {}\n", held.join(", ")));
-    }
-    for e in sc.expectations.iter().filter(|e| !(e.met && e.expected == "holds")) {
-        let mark = if e.met { "ok  " } else { "MISS" };
-        let line = match (e.expected.as_str(), e.violated_by) {
-            ("holds", 0) => format!("{} holds for every seed", e.invariant),
-            ("holds", n) => format!(
-                "{} violated by {n} seed(s), first seed {} (expected to hold)",
-                e.invariant,
-                e.first_seed.unwrap_or(0)
-            ),
-            (_, 0) => format!("{} never violated (expected to be violated)", e.invariant),
-            (_, n) => format!(
-                "{} violated by {n} seed(s) as expected, first seed {}",
-                e.invariant,
-                e.first_seed.unwrap_or(0)
-            ),
-        };
-        s.push_str(&format!("  {mark} {line}\n"));
-    }
-    if let Some(first) = sc.failed_seeds.first() {
-        if let Some(cx) =
-            sc.counterexamples.iter().find(|c| c.ends_with(&format!("-seed{first}.json")))
-        {
-            s.push_str(&format!("  reproduce: ftsim replay {cx}\n"));
-        }
-        s.push_str(&format!("  rerun: ftsim run {} --seed {first}\n", sc.file));
-    }
-    s
-}
-
-fn replay_command(path: &Path, trace: Option<&Path>, json: bool) -> Result<i32, Usage> {
-    let cx = counterexample::load(path).map_err(Usage)?;
-    let origin = format!("{} (counterexample)", path.display());
-    let replay = match trace {
-        None => counterexample::replay(&cx, &origin).map_err(Usage)?,
-        Some(t) => {
-            // Replaying with a trace writes it through the normal run path.
-            let scenario =
-                scenario::load_value(&cx.scenario, &origin).map_err(|e| Usage(e.to_string()))?;
-            let job = Arc::new(Job::new(scenario));
-            let report = write_atomically(t, |w| check::run_once(job.clone(), cx.seed, Some(w)))?;
-            let violated: Vec<&str> =
-                report.invariants.iter().filter(|i| !i.holds).map(|i| i.name).collect();
-            let recorded: Vec<&str> = cx.violated.iter().map(|v| v.invariant.as_str()).collect();
-            counterexample::Replay {
-                same_hash: report.trace_hash == cx.trace_hash,
-                same_violations: violated == recorded,
-                report,
-            }
-        }
-    };
-    if json {
-        emit(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&replay.report).expect("reports serialize")
-        ));
-    } else {
-        emit(&replay.report.render(&cx.scenario_file));
-        if replay.reproduced() {
-            emit(&format!("reproduced: trace {} and the same violations\n", cx.trace_hash));
-        } else {
-            emit(&format!(
-                "NOT reproduced: recorded trace {} with {:?}, replay trace {} (different binary or scenario?)\n",
-                cx.trace_hash,
-                cx.violated.iter().map(|v| v.invariant.as_str()).collect::<Vec<_>>(),
-                replay.report.trace_hash
-            ));
-        }
-    }
-    Ok(if replay.reproduced() { 0 } else { 1 })
-}
-
 /// Adds `--mutation` names to a scenario's own list.
-fn add_mutations(s: &mut Scenario, names: &[String]) -> Result<(), Usage> {
+pub(crate) fn add_mutations(s: &mut Scenario, names: &[String]) -> Result<(), Usage> {
     for n in names {
         let m = Mutation::from_name(n).ok_or_else(|| {
             Usage(format!(
@@ -524,7 +397,7 @@ fn summary(job: &Job) -> serde_json::Value {
 
 /// Writes a file through a temporary file in the same directory and a rename, so that a
 /// reader never sees half a file.
-fn write_atomically<T>(
+pub(crate) fn write_atomically<T>(
     path: &Path,
     body: impl FnOnce(&mut dyn Write) -> Result<T, String>,
 ) -> Result<T, Usage> {

@@ -1,0 +1,572 @@
+//! Exhaustive bounded model checking over the same world and protocol code as the simulator
+//! (docs/model-checking.md).
+//!
+//! The explorer starts from the initial world and applies, in every reachable state, every
+//! enabled event in turn: any enabled event may happen next (time is abstracted; FIFO per
+//! channel still holds, because a channel only ever offers its head). Besides the world's own
+//! events it injects faults from a menu (crashes, partitions, storage outages), within a
+//! budget. It checks `commit_after_complete` on every state and the output invariants on every
+//! terminal state, where the job has finished; a state in which nothing can happen before the
+//! job finishes violates `progress`.
+//!
+//! States are merged on a 64-bit fingerprint of the world that leaves out timestamps and
+//! message ids (see `SimTime`'s `Hash`). Partial-order reduction uses sleep sets: two events
+//! that touch disjoint tasks and channels commute, so after exploring one of them first, the
+//! other is not explored first again from the successor (see [`footprint`]).
+
+mod fingerprint;
+mod por;
+
+use crate::check::invariants::output_invariants;
+use crate::check::reference::{self, Reference};
+use crate::graph::Job;
+use crate::ids::{NodeId, SimTime};
+use crate::scenario::model::{Endpoint, FaultAction, FaultKindName, Invariant, OpKind};
+use crate::trace::{TraceEvent, TraceHasher};
+use crate::world::{Draw, Env, Event, FaultMenu, World};
+pub use fingerprint::{fingerprint, FpHasher, VisitedSet};
+use por::Sleep;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// How to explore.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Breadth first (shortest counterexamples) or depth first (less memory).
+    pub bfs: bool,
+    /// States deeper than this are not expanded.
+    pub max_depth: u32,
+    /// Faults the explorer may inject on one path.
+    pub max_faults: u32,
+    /// Which kinds of faults it may inject.
+    pub fault_kinds: Vec<FaultKindName>,
+    /// Checkpoints that may be triggered on one path.
+    pub max_checkpoints: u64,
+    /// Stop (incomplete) after this many distinct states.
+    pub max_states: u64,
+    /// Partial-order reduction with sleep sets.
+    pub reduce: bool,
+    /// Stop at the first violation (a BFS one is a shortest counterexample).
+    pub stop_at_first: bool,
+    /// Check `recoverable_checkpoints` each time a checkpoint completes on a path (once per
+    /// distinct checkpoint).
+    pub check_recovery: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bfs: true,
+            max_depth: 10_000,
+            max_faults: 0,
+            fault_kinds: vec![FaultKindName::CrashTask],
+            max_checkpoints: 2,
+            max_states: 5_000_000,
+            reduce: true,
+            stop_at_first: true,
+            check_recovery: true,
+        }
+    }
+}
+
+/// A violation and the choices that lead to it from the initial world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub invariant: Invariant,
+    pub detail: String,
+    pub choices: Vec<Event>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub states: u64,
+    pub transitions: u64,
+    pub max_depth: u32,
+    /// Every state within the bounds was explored.
+    pub complete: bool,
+    /// Terminal states in which the job finished.
+    pub finished_states: u64,
+    /// States cut off by a bound (depth, checkpoints) while more could happen.
+    pub bounded_states: u64,
+    pub violations: Vec<Found>,
+}
+
+/// The explorer's side of the world: draws are the lower bounds, wake-ups are ignored (every
+/// state is asked for all its enabled events), and trace events are hashed only when asked.
+pub struct ExploreEnv {
+    pub hasher: Option<TraceHasher>,
+    /// Rendered trace lines, when a replay is asked to write its trace.
+    pub lines: Option<(Arc<Job>, Vec<String>)>,
+}
+
+impl Env for ExploreEnv {
+    fn draw(&mut self, _what: Draw, lo: u64, _hi: u64) -> u64 {
+        lo
+    }
+
+    fn wake(&mut self, _event: Event) {}
+
+    fn trace(&mut self, now: SimTime, event: TraceEvent) {
+        if let Some(h) = self.hasher.as_mut() {
+            event.hash_into(now, h);
+        }
+        if let Some((job, lines)) = self.lines.as_mut() {
+            lines.push(event.to_json_line(now, job));
+        }
+    }
+}
+
+/// The faults the explorer may inject into `job`, for the given kinds.
+pub fn fault_menu(job: &Job, kinds: &[FaultKindName]) -> Vec<FaultAction> {
+    let mut menu = Vec::new();
+    for kind in kinds {
+        match kind {
+            FaultKindName::CrashTask => {
+                for t in 0..job.tasks.len() {
+                    let info = &job.tasks[t];
+                    menu.push(FaultAction::CrashTask { operator: info.op, subtask: info.subtask });
+                }
+            }
+            FaultKindName::CrashNode => {
+                for n in 0..job.scenario.nodes {
+                    menu.push(FaultAction::CrashNode { node: NodeId(n), restart_after_ms: 1 });
+                }
+            }
+            FaultKindName::Partition => {
+                let eps: Vec<Endpoint> = std::iter::once(Endpoint::Coordinator)
+                    .chain((0..job.scenario.nodes).map(|n| Endpoint::Node(NodeId(n))))
+                    .collect();
+                for (i, a) in eps.iter().enumerate() {
+                    for b in &eps[i + 1..] {
+                        menu.push(FaultAction::Partition { a: *a, b: *b, duration_ms: 1 });
+                    }
+                }
+            }
+            FaultKindName::StorageFail => menu.push(FaultAction::StorageFail { duration_ms: 1 }),
+            FaultKindName::CrashCoordinator => {
+                menu.push(FaultAction::CrashCoordinator { restart_after_ms: 1 })
+            }
+        }
+    }
+    menu
+}
+
+/// The initial world of an exploration: no scheduled faults, the fault menu, started at 0.
+pub fn initial_world(job: &Arc<Job>, config: &Config) -> World {
+    let mut w = World::new(job.clone(), Vec::new());
+    w.injectable = FaultMenu(Arc::new(fault_menu(job, &config.fault_kinds)));
+    w.start(SimTime::ZERO, &mut ExploreEnv { hasher: None, lines: None });
+    w
+}
+
+/// The events the explorer may take from `w` within the bounds, in a fixed order. Returns
+/// them, and whether a bound suppressed some.
+pub fn choices(w: &World, config: &Config) -> (Vec<Event>, bool) {
+    let mut out = w.enabled();
+    let mut suppressed = false;
+    out.retain(|e| {
+        let keep = match e {
+            Event::Timer(id) => !is_bounded_trigger(w, *id, config),
+            _ => true,
+        };
+        suppressed |= !keep;
+        keep
+    });
+    // Checkpoint timeouts are long compared with every delay of the network and storage:
+    // one fires only when nothing else can happen (a checkpoint that cannot complete).
+    if out.iter().any(|e| !is_timeout(w, *e)) {
+        out.retain(|e| !is_timeout(w, *e));
+    }
+    if w.counters.faults < u64::from(config.max_faults) {
+        out.extend(
+            (0..w.injectable.0.len() as u16).map(Event::Inject).filter(|e| w.due(*e).is_some()),
+        );
+    }
+    (out, suppressed)
+}
+
+fn is_timeout(w: &World, e: Event) -> bool {
+    let Event::Timer(id) = e else { return false };
+    w.timers.iter().any(|t| {
+        t.id == id
+            && matches!(
+                t.kind,
+                crate::world::TimerKind::Coord(crate::protocol::coordinator::CoordTimer::Timeout(
+                    _
+                ))
+            )
+    })
+}
+
+/// A periodic trigger beyond the checkpoint budget: `max_checkpoints` while any source still
+/// reads, and as many again once every source has reached its end (final checkpoints, which
+/// a job needs to finish).
+fn is_bounded_trigger(w: &World, id: u32, config: &Config) -> bool {
+    let trigger = w.timers.iter().any(|t| {
+        t.id == id
+            && matches!(
+                t.kind,
+                crate::world::TimerKind::Coord(crate::protocol::coordinator::CoordTimer::Trigger)
+            )
+    });
+    if !trigger {
+        return false;
+    }
+    let reading = w.tasks.iter().any(|t| {
+        matches!(t.kind, crate::world::TaskKind::Source(_))
+            && t.status == crate::world::TaskStatus::Running
+    });
+    let budget = if reading { config.max_checkpoints } else { 2 * config.max_checkpoints };
+    w.counters.checkpoints_triggered >= budget
+}
+
+/// Applies `event` to `w` at the explorer's clock: the later of now and the event's due
+/// time, so time only moves forward.
+pub fn step(w: &mut World, now: &mut SimTime, event: Event, env: &mut ExploreEnv) -> bool {
+    let Some(due) = w.due(event) else { return false };
+    *now = (*now).max(due);
+    w.apply(event, *now, env)
+}
+
+/// The verdict of the explorer on a single state, as (invariant, detail) for each violated
+/// invariant: `commit_after_complete` always, the output invariants if the job finished,
+/// `progress` if nothing can happen and the job has not finished.
+pub fn judge(
+    job: &Arc<Job>,
+    config: &Config,
+    w: &World,
+) -> Result<Vec<(Invariant, String)>, String> {
+    let reference = reference::evaluate(&job.scenario)?;
+    let mut out: Vec<(Invariant, String)> =
+        w.violations.iter().map(|v| (v.invariant, v.detail.clone())).collect();
+    if w.is_finished() {
+        for o in output_invariants(job, &reference, w) {
+            if !o.holds && expected_to_hold(job, o.invariant) {
+                out.push((o.invariant, o.detail));
+            }
+        }
+    } else {
+        let (events, suppressed) = choices(w, config);
+        if events.is_empty() && !suppressed {
+            out.push((
+                Invariant::Progress,
+                "stuck: nothing can happen, and the job has not finished".into(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn check_state(w: &World, reference: &Reference, job: &Job) -> Option<(Invariant, String)> {
+    w.violations.first().map(|v| (v.invariant, v.detail.clone())).or_else(|| {
+        if !w.is_finished() {
+            return None;
+        }
+        output_invariants(job, reference, w)
+            .into_iter()
+            .find(|o| !o.holds && expected_to_hold(job, o.invariant))
+            .map(|o| (o.invariant, o.detail))
+    })
+}
+
+fn expected_to_hold(job: &Job, inv: Invariant) -> bool {
+    crate::check::applicable(job, inv)
+        || job.scenario.expect.holds.contains(&inv)
+        || job.scenario.expect.violated.contains(&inv)
+}
+
+/// Results of `recoverable_checkpoints` per distinct completed checkpoint (by fingerprint of
+/// its snapshots and the external state it starts from).
+#[derive(Default)]
+struct RecoveryCache {
+    seen: VisitedSet,
+}
+
+impl RecoveryCache {
+    fn check(
+        &mut self,
+        job: &Arc<Job>,
+        reference: &Reference,
+        w: &World,
+        exactly_once: bool,
+    ) -> Option<(Invariant, String)> {
+        use std::hash::{Hash, Hasher};
+        let i = w.store.completed.len().checked_sub(1)?;
+        let mut h = FpHasher::default();
+        w.store.completed.hash(&mut h);
+        for (k, o) in w.outputs.iter().enumerate() {
+            o.log.len().hash(&mut h);
+            w.store.completed[i].external[k].hash(&mut h);
+        }
+        let key = h.finish().max(1);
+        // Each distinct checkpoint (with the external state it starts from) is checked once.
+        self.seen.admit(key, &por::Sleep::default())?;
+        crate::check::recovery::check_one(job, reference, w, i, 0, exactly_once)
+            .map(|d| (Invariant::RecoverableCheckpoints, d))
+    }
+}
+
+struct Node {
+    world: World,
+    now: SimTime,
+    depth: u32,
+    sleep: Sleep,
+    /// On a revisit: explore only these events (the ones that slept before).
+    only: Option<Vec<Event>>,
+    /// Index of this node's entry in the parent table (for the choice log).
+    id: u32,
+}
+
+/// Explores `job` within `config`'s bounds. `progress` is called now and then with the
+/// number of states so far; when it returns false the exploration stops, incomplete.
+pub fn explore(
+    job: &Arc<Job>,
+    config: &Config,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Outcome, String> {
+    let reference = reference::evaluate(&job.scenario)?;
+    let mut out = Outcome::default();
+    let mut visited = VisitedSet::default();
+    // parent[i] = (parent id, event) for the choice log of node i.
+    let mut parents: Vec<(u32, Event)> = vec![(u32::MAX, Event::Step(crate::ids::TaskId(0)))];
+    let root = initial_world(job, config);
+    visited.insert(fingerprint(&root), Sleep::default());
+    let mut frontier: VecDeque<Node> = VecDeque::new();
+    frontier.push_back(Node {
+        world: root,
+        now: SimTime::ZERO,
+        depth: 0,
+        sleep: Sleep::default(),
+        only: None,
+        id: 0,
+    });
+    out.states = 1;
+    let mut env = ExploreEnv { hasher: None, lines: None };
+    let choices_of = |parents: &[(u32, Event)], mut id: u32| {
+        let mut path = Vec::new();
+        while id != 0 {
+            let (p, e) = parents[id as usize];
+            path.push(e);
+            id = p;
+        }
+        path.reverse();
+        path
+    };
+    let mut recovery = RecoveryCache::default();
+    let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
+    while let Some(node) = if config.bfs { frontier.pop_front() } else { frontier.pop_back() } {
+        out.max_depth = out.max_depth.max(node.depth);
+        let revisit = node.only.is_some();
+        let mut found = if revisit { None } else { check_state(&node.world, &reference, job) };
+        if found.is_none() && config.check_recovery && !revisit {
+            found = recovery.check(job, &reference, &node.world, exactly_once);
+        }
+        if let Some((invariant, detail)) = found {
+            if !out.violations.iter().any(|v| v.invariant == invariant) {
+                out.violations.push(Found {
+                    invariant,
+                    detail,
+                    choices: choices_of(&parents, node.id),
+                });
+            }
+            if config.stop_at_first {
+                return Ok(out);
+            }
+            continue;
+        }
+        if node.world.is_finished() {
+            out.finished_states += u64::from(!revisit);
+            continue;
+        }
+        let (events, suppressed) = choices(&node.world, config);
+        if events.is_empty() && revisit {
+            continue;
+        }
+        if events.is_empty() {
+            if suppressed {
+                out.bounded_states += 1;
+            } else if !out.violations.iter().any(|v| v.invariant == Invariant::Progress) {
+                let detail = "stuck: nothing can happen, and the job has not finished".to_string();
+                out.violations.push(Found {
+                    invariant: Invariant::Progress,
+                    detail,
+                    choices: choices_of(&parents, node.id),
+                });
+                if config.stop_at_first {
+                    return Ok(out);
+                }
+            }
+            continue;
+        }
+        if node.depth >= config.max_depth {
+            out.bounded_states += 1;
+            continue;
+        }
+        let mut done: Vec<Event> = Vec::new();
+        // Footprints of this node's events, computed once (sleep sets compare them pairwise).
+        let mut footprints: Vec<(Event, por::Footprint)> = Vec::new();
+        if config.reduce {
+            for &x in events.iter().chain(node.sleep.events()) {
+                if !footprints.iter().any(|(y, _)| *y == x) {
+                    footprints.push((x, por::footprint(job, &node.world, x)));
+                }
+            }
+        }
+        let fp_of = |x: Event| {
+            footprints
+                .iter()
+                .find(|(y, _)| *y == x)
+                .map(|(_, f)| f.clone())
+                .unwrap_or(por::Footprint::Global)
+        };
+        for &e in &events {
+            if config.reduce && node.sleep.contains(&e) {
+                continue;
+            }
+            if node.only.as_ref().is_some_and(|only| !only.contains(&e)) {
+                continue;
+            }
+            let mut next = node.world.clone();
+            let mut now = node.now;
+            if !step(&mut next, &mut now, e, &mut env) {
+                continue;
+            }
+            out.transitions += 1;
+            // The successor sleeps on what this node explored before e, and on what it
+            // already slept on, when those commute with e.
+            let sleep =
+                if config.reduce { node.sleep.after(&done, e, &fp_of) } else { Sleep::default() };
+            done.push(e);
+            let fp = fingerprint(&next);
+            let Some(admit) = visited.admit(fp, &sleep) else { continue };
+            let id = parents.len() as u32;
+            parents.push((node.id, e));
+            if admit.only.is_some() {
+                // A revisit: its invariants were checked the first time.
+                let (sleep, only) = (admit.sleep, admit.only);
+                frontier.push_back(Node {
+                    world: next,
+                    now,
+                    depth: node.depth + 1,
+                    sleep,
+                    only,
+                    id,
+                });
+                continue;
+            }
+            let sleep = admit.sleep;
+            if visited.len() as u64 > out.states {
+                out.states = visited.len() as u64;
+                if out.states % 4096 == 0 && !progress(out.states) {
+                    return Ok(out);
+                }
+            }
+            if out.states >= config.max_states {
+                return Ok(out);
+            }
+            frontier.push_back(Node {
+                world: next,
+                now,
+                depth: node.depth + 1,
+                sleep,
+                only: None,
+                id,
+            });
+        }
+    }
+    out.complete = true;
+    Ok(out)
+}
+
+/// Replays a choice log from the initial world; returns the final world and the trace hash,
+/// or the index of the first choice that was not enabled.
+pub fn replay(job: &Arc<Job>, config: &Config, choices: &[Event]) -> Result<(World, u64), usize> {
+    replay_traced(job, config, choices, false).map(|(w, h, _)| (w, h))
+}
+
+/// [`replay`], also returning the trace as JSON lines when `trace` is set.
+pub fn replay_traced(
+    job: &Arc<Job>,
+    config: &Config,
+    choices: &[Event],
+    trace: bool,
+) -> Result<(World, u64, Vec<String>), usize> {
+    let mut w = initial_world(job, config);
+    let lines = trace.then(|| (job.clone(), Vec::new()));
+    let mut env = ExploreEnv { hasher: Some(TraceHasher::default()), lines };
+    let mut now = SimTime::ZERO;
+    for (i, &e) in choices.iter().enumerate() {
+        if !step(&mut w, &mut now, e, &mut env) {
+            return Err(i);
+        }
+    }
+    let hash = env.hasher.map_or(0, |h| h.finish());
+    Ok((w, hash, env.lines.map(|(_, l)| l).unwrap_or_default()))
+}
+
+/// Whether any operator of `job` is a sink: the explorer needs one to check.
+pub fn has_sink(job: &Job) -> bool {
+    job.scenario.operators.iter().any(|o| matches!(o.kind, OpKind::Sink { .. }))
+}
+
+/// A choice as people (and counterexample files) write it: `step count[0]`,
+/// `deliver words[0]->count[0]`, `control 7`, `timer 3`, `upload 5`, `inject 2`.
+pub fn event_name(job: &Job, e: Event) -> String {
+    match e {
+        Event::Step(t) => format!("step {}", job.task_name(t)),
+        Event::Deliver(c) => format!("deliver {}", job.channel_name(c)),
+        Event::Control(id) => format!("control {id}"),
+        Event::Timer(id) => format!("timer {id}"),
+        Event::Upload(id) => format!("upload {id}"),
+        Event::Inject(i) => format!("inject {i}"),
+    }
+}
+
+/// Parses what [`event_name`] wrote.
+pub fn parse_event(job: &Job, s: &str) -> Option<Event> {
+    let (verb, arg) = s.split_once(' ')?;
+    match verb {
+        "step" => (0..job.tasks.len())
+            .map(|t| crate::ids::TaskId(t as u32))
+            .find(|t| job.task_name(*t) == arg)
+            .map(Event::Step),
+        "deliver" => (0..job.channels.len())
+            .map(|c| crate::ids::ChannelId(c as u32))
+            .find(|c| job.channel_name(*c) == arg)
+            .map(Event::Deliver),
+        "control" => arg.parse().ok().map(Event::Control),
+        "timer" => arg.parse().ok().map(Event::Timer),
+        "upload" => arg.parse().ok().map(Event::Upload),
+        "inject" => arg.parse().ok().map(Event::Inject),
+        _ => None,
+    }
+}
+
+/// The explorer's defaults for a scenario: the fault kinds its `faults` use, and as many
+/// faults as it plans (random entries count with their `max_faults`).
+pub fn scenario_faults(job: &Job) -> (Vec<FaultKindName>, u32) {
+    use crate::scenario::model::Fault;
+    let mut kinds = Vec::new();
+    let mut count = 0u32;
+    for f in &job.scenario.faults {
+        match f {
+            Fault::Planned { action, .. } => {
+                count += 1;
+                kinds.push(match action {
+                    FaultAction::CrashNode { .. } => FaultKindName::CrashNode,
+                    FaultAction::CrashTask { .. } => FaultKindName::CrashTask,
+                    FaultAction::Partition { .. } => FaultKindName::Partition,
+                    FaultAction::StorageFail { .. } => FaultKindName::StorageFail,
+                    FaultAction::CrashCoordinator { .. } => FaultKindName::CrashCoordinator,
+                });
+            }
+            Fault::Random(r) => {
+                count += r.max_faults;
+                kinds.extend(r.kinds.iter().copied());
+            }
+        }
+    }
+    kinds.sort();
+    kinds.dedup();
+    (kinds, count)
+}
