@@ -4,6 +4,7 @@ pub mod counterexample;
 pub mod invariants;
 pub mod recovery;
 pub mod reference;
+pub mod shrink;
 pub mod sweep;
 
 use crate::graph::Job;
@@ -251,6 +252,22 @@ pub fn report_of_world(
 }
 
 impl Report {
+    /// `ftsim <verb> FILE --seed N [--mutation M]…` for this run (the built-in scenario is
+    /// what `run` runs without a file).
+    pub fn command(&self, verb: &str, origin: &str) -> String {
+        let file = if origin == crate::scenario::load::BUILTIN_NAME {
+            if verb == "run" {
+                String::new()
+            } else {
+                " scenarios/wordcount.json".to_string()
+            }
+        } else {
+            format!(" {origin}")
+        };
+        let mutations: String = self.mutations.iter().map(|m| format!(" --mutation {m}")).collect();
+        format!("ftsim {verb}{file} --seed {}{mutations}", self.seed)
+    }
+
     /// The human summary `ftsim run` prints.
     pub fn render(&self, origin: &str) -> String {
         let mut s = String::new();

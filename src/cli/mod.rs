@@ -131,6 +131,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shrink a failing seed: remove faults, records, parallelism and checkpoints while the
+    /// same invariant still fails, and save the result as a replayable counterexample.
+    Shrink {
+        /// The scenario file; without it, the built-in word count.
+        scenario: Option<PathBuf>,
+        #[arg(long)]
+        seed: u64,
+        /// The invariant to keep violated (default: the first one that fails).
+        #[arg(long)]
+        invariant: Option<String>,
+        /// Also run this mutation.
+        #[arg(long = "mutation", value_name = "NAME")]
+        mutations: Vec<String>,
+        /// Where the counterexample file goes.
+        #[arg(long, default_value = "ftsim-counterexamples", value_name = "DIR")]
+        out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Combine the JSON summaries of the shards of one `check --shard I/N` sweep.
     Merge {
         #[arg(required = true)]
@@ -319,6 +339,57 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 check_recovery: true,
             };
             explore_cmd::explore_command(&job, &config, max_seconds, &out, json)
+        }
+        Command::Shrink { scenario, seed, invariant, mutations, out, json } => {
+            let mut s = load(scenario.as_deref())?;
+            add_mutations(&mut s, &mutations)?;
+            let target = match invariant {
+                None => None,
+                Some(n) => Some(
+                    crate::scenario::model::Invariant::from_name(&n)
+                        .ok_or_else(|| Usage(format!("unknown invariant `{n}`")))?,
+                ),
+            };
+            let job = Arc::new(Job::new(s));
+            let shrunk = check::shrink::shrink(&job, seed, target).map_err(Usage)?;
+            let path = out.join(check::counterexample::file_name(
+                &format!("{}-shrunk", job.scenario.name),
+                seed,
+            ));
+            let mut cx = check::counterexample::build(&job, &shrunk.report, &path);
+            cx.scenario = shrunk.scenario.clone();
+            let text = serde_json::to_string_pretty(&cx).expect("counterexamples serialize");
+            check::counterexample::write_atomically(&path, format!("{text}\n").as_bytes())
+                .map_err(Usage)?;
+            if json {
+                let mut v = serde_json::to_value(&shrunk).expect("serializes");
+                v["counterexample"] = serde_json::json!(path.display().to_string());
+                emit(&format!("{}\n", serde_json::to_string_pretty(&v).expect("serializes")));
+            } else {
+                let mut t = format!(
+                    "shrunk {} at seed {seed} keeping {} violated, in {} runs:\n  faults {} → {}, source records {} → {}, tasks {} → {}\n",
+                    job.scenario.name,
+                    shrunk.invariant,
+                    shrunk.runs,
+                    shrunk.before.faults,
+                    shrunk.after.faults,
+                    shrunk.before.records,
+                    shrunk.after.records,
+                    shrunk.before.tasks,
+                    shrunk.after.tasks
+                );
+                for step in &shrunk.steps {
+                    t.push_str(&format!("  - {step}\n"));
+                }
+                if let Some(i) =
+                    shrunk.report.invariants.iter().find(|i| i.name == shrunk.invariant)
+                {
+                    t.push_str(&format!("  {}: {}\n", i.name, i.detail));
+                }
+                t.push_str(&format!("reproduce: ftsim replay {}\n", path.display()));
+                emit(&t);
+            }
+            Ok(0)
         }
         Command::Merge { summaries } => {
             let mut parts = Vec::new();

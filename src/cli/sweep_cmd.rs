@@ -173,7 +173,9 @@ fn render_scenario(sc: &ScenarioSummary) -> String {
         {
             s.push_str(&format!("  reproduce: ftsim replay {cx}\n"));
         }
-        s.push_str(&format!("  rerun: ftsim run {} --seed {first}\n", sc.file));
+        let mutations: String = sc.mutations.iter().map(|m| format!(" --mutation {m}")).collect();
+        s.push_str(&format!("  rerun:  ftsim run {} --seed {first}{mutations}\n", sc.file));
+        s.push_str(&format!("  shrink: ftsim shrink {} --seed {first}{mutations}\n", sc.file));
     }
     s
 }

@@ -1,0 +1,332 @@
+//! Shrinking a failing seed to its essence (`ftsim shrink SCENARIO --seed N`).
+//!
+//! The shrinker works on the scenario as JSON, starting from the seed's resolved fault
+//! schedule (random faults become explicit ones, so they can be removed one by one). It
+//! tries reductions in a fixed order — remove a fault; halve, then decrement, a source's
+//! records (generated count, or the records of a `data` array); lower parallelism (an
+//! operator and every operator tied to it by forward edges); move a checkpoint-triggered
+//! fault to an earlier checkpoint — and keeps each candidate
+//! that still validates and still violates the same invariant with the same seed. It repeats
+//! until no reduction is kept, so the result is a local minimum: no single step makes it
+//! smaller and still failing. The seed stays fixed; so does everything the steps do not name.
+
+use super::{counterexample, run_once, Report};
+use crate::graph::Job;
+use crate::scenario::{self, model::Invariant};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// How big a scenario is, for people and for the "never larger" guarantee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Size {
+    pub faults: usize,
+    pub records: u64,
+    pub tasks: u64,
+    /// The faults' times: `at_ms`, or `delay_ms` after their trigger (the last to shrink).
+    pub fault_ms: u64,
+}
+
+impl Size {
+    /// The size of `job` when run with `seed` (random faults count as the seed resolves them).
+    pub fn of(job: &Job, seed: u64) -> Size {
+        let records = job
+            .scenario
+            .operators
+            .iter()
+            .filter_map(|o| match &o.kind {
+                crate::scenario::model::OpKind::Source(d) => {
+                    Some(d.partitions.iter().map(|p| p.len() as u64).sum::<u64>())
+                }
+                _ => None,
+            })
+            .sum();
+        Size {
+            faults: crate::sim::faults::resolve(&job.scenario, seed).len(),
+            records,
+            tasks: job.tasks.len() as u64,
+            fault_ms: crate::sim::faults::resolve(&job.scenario, seed)
+                .iter()
+                .map(|f| match &f.trigger {
+                    crate::scenario::model::FaultTrigger::At { at_ms } => *at_ms,
+                    crate::scenario::model::FaultTrigger::On { delay_ms, .. } => *delay_ms,
+                })
+                .sum(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Shrunk {
+    pub invariant: &'static str,
+    pub seed: u64,
+    pub before: Size,
+    pub after: Size,
+    /// The reductions kept, in order.
+    pub steps: Vec<String>,
+    /// Runs tried.
+    pub runs: u64,
+    /// The final scenario (faults explicit).
+    #[serde(skip)]
+    pub scenario: Value,
+    #[serde(skip)]
+    pub report: Report,
+}
+
+/// At most this many candidate runs.
+pub const MAX_RUNS: u64 = 4000;
+
+/// Besides the current seed, a candidate may fail with one of seeds 1..=SEARCH_SEEDS: a smaller
+/// scenario often needs a different interleaving, and the counterexample keeps the seed that
+/// shows it.
+pub const SEARCH_SEEDS: u64 = 8;
+
+/// Shrinks `job` at `seed` while `target` (default: the first invariant expected to hold
+/// that fails, else the first that fails) stays violated.
+pub fn shrink(job: &Arc<Job>, seed: u64, target: Option<Invariant>) -> Result<Shrunk, String> {
+    let first = run_once(job.clone(), seed, None)?;
+    let violated: Vec<&super::InvariantReport> =
+        first.invariants.iter().filter(|i| !i.holds).collect();
+    let target = match target {
+        Some(t) => {
+            if !violated.iter().any(|i| i.name == t.name()) {
+                return Err(format!(
+                    "seed {seed} does not violate {} in {}",
+                    t.name(),
+                    job.scenario.origin
+                ));
+            }
+            t
+        }
+        None => {
+            let pick =
+                violated.iter().find(|i| i.expected == "holds").or(violated.first()).ok_or_else(
+                    || {
+                        format!(
+                            "seed {seed} violates no invariant in {}: nothing to shrink",
+                            job.scenario.origin
+                        )
+                    },
+                )?;
+            Invariant::from_name(pick.name).expect("reports name known invariants")
+        }
+    };
+    let mut current = counterexample::resolved_scenario(job, seed);
+    let mut current_job = load(&current, &job.scenario.origin)?;
+    let mut report = run_once(current_job.clone(), seed, None)?;
+    if !fails(&report, target) {
+        return Err(format!(
+            "internal error: the resolved scenario of seed {seed} no longer violates {}",
+            target.name()
+        ));
+    }
+    let before = Size::of(job, seed);
+    let mut steps = Vec::new();
+    let mut runs = 2;
+    let mut seed = seed;
+    'outer: loop {
+        for (what, candidate) in candidates(&current, &current_job) {
+            if runs >= MAX_RUNS {
+                break 'outer;
+            }
+            let Ok(cj) = load(&candidate, &job.scenario.origin) else { continue };
+            // Every step makes something smaller; none may make anything larger. (Faults are
+            // explicit by now, so the seed does not change their number.)
+            if Size::of(&cj, seed) > Size::of(&current_job, seed) {
+                continue;
+            }
+            let tries = std::iter::once(seed).chain((1..=SEARCH_SEEDS).filter(|s| *s != seed));
+            for s in tries {
+                runs += 1;
+                let Ok(r) = run_once(cj.clone(), s, None) else { break };
+                if fails(&r, target) {
+                    steps.push(if s == seed { what } else { format!("{what} (seed {s})") });
+                    seed = s;
+                    current = candidate;
+                    current_job = cj;
+                    report = r;
+                    continue 'outer;
+                }
+            }
+        }
+        break;
+    }
+    Ok(Shrunk {
+        invariant: target.name(),
+        seed,
+        before,
+        after: Size::of(&current_job, seed),
+        steps,
+        runs,
+        scenario: current,
+        report,
+    })
+}
+
+fn fails(r: &Report, target: Invariant) -> bool {
+    r.invariants.iter().any(|i| i.name == target.name() && !i.holds)
+}
+
+fn load(v: &Value, origin: &str) -> Result<Arc<Job>, String> {
+    scenario::load_value(v, &format!("{origin} (shrinking)"))
+        .map(|s| Arc::new(Job::new(s)))
+        .map_err(|e| e.to_string())
+}
+
+/// Every single-step reduction of `s` (loaded as `job`), in the order they are tried.
+fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let faults = s["faults"].as_array().cloned().unwrap_or_default();
+    for i in 0..faults.len() {
+        let mut c = s.clone();
+        c["faults"].as_array_mut().expect("faults").remove(i);
+        out.push((format!("removed fault {i} ({})", faults[i]["kind"].as_str().unwrap_or("?")), c));
+    }
+    let ops = s["graph"]["operators"].as_array().cloned().unwrap_or_default();
+    for (i, op) in ops.iter().enumerate() {
+        let id = op["id"].as_str().unwrap_or("?");
+        if let Some(n) = op["generate"]["records"].as_u64() {
+            for smaller in [n / 2, n.saturating_sub(1)] {
+                if smaller >= 1 && smaller < n {
+                    let mut c = s.clone();
+                    c["graph"]["operators"][i]["generate"]["records"] = json!(smaller);
+                    out.push((format!("{id}: {n} → {smaller} records per partition"), c));
+                }
+            }
+            // Half the records at half the rate: the data keeps its span in time, so faults
+            // and checkpoints still fall in the middle of it.
+            if let Some(rate) = op["rate_per_ms"].as_f64().filter(|_| n >= 2) {
+                let mut c = s.clone();
+                c["graph"]["operators"][i]["generate"]["records"] = json!(n / 2);
+                c["graph"]["operators"][i]["rate_per_ms"] = json!(rate / 2.0);
+                out.push((
+                    format!("{id}: {n} → {} records per partition, at half the rate", n / 2),
+                    c,
+                ));
+            }
+        }
+        if let Some(parts) = op["data"].as_array() {
+            for (p, part) in parts.iter().enumerate() {
+                let records = part.as_array().cloned().unwrap_or_default();
+                let n = records.len();
+                let keeps: [(&str, usize, usize); 2] =
+                    [("first half", 0, n / 2), ("second half", n / 2, n)];
+                for (what, a, b) in keeps {
+                    if b - a < n && n > 1 {
+                        let mut c = s.clone();
+                        c["graph"]["operators"][i]["data"][p] = json!(records[a..b].to_vec());
+                        out.push((format!("{id}[{p}]: kept the {what} of {n} records"), c));
+                    }
+                }
+                for k in (0..n).rev() {
+                    let mut c = s.clone();
+                    let mut kept = records.clone();
+                    kept.remove(k);
+                    c["graph"]["operators"][i]["data"][p] = json!(kept);
+                    out.push((format!("{id}[{p}]: removed record {k} of {n}"), c));
+                }
+            }
+        }
+    }
+    // Once the generated sources are small, write their records out, so that single records
+    // can go (the record count stays the same: this step is taken once per source).
+    for (i, op) in ops.iter().enumerate() {
+        let small = op["generate"]["records"].as_u64().is_some_and(|n| n <= 16);
+        if !small {
+            continue;
+        }
+        let crate::scenario::model::OpKind::Source(def) = &job.scenario.operators[i].kind else {
+            continue;
+        };
+        let data: Vec<Vec<Value>> = def
+            .partitions
+            .iter()
+            .map(|part| {
+                part.iter()
+                    .map(|r| {
+                        let key = match job.scenario.keys.key(r.key) {
+                            crate::record::Key::Int(k) => json!(k),
+                            crate::record::Key::Str(k) => json!(k),
+                        };
+                        json!({"key": key, "value": r.value, "ts": r.ts})
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut c = s.clone();
+        let o = c["graph"]["operators"][i].as_object_mut().expect("an operator");
+        o.remove("generate");
+        o.insert("data".into(), json!(data));
+        out.push((
+            format!("{}: generated records written out as data", op["id"].as_str().unwrap_or("?")),
+            c,
+        ));
+    }
+    for (i, op) in ops.iter().enumerate() {
+        let p = op["parallelism"].as_u64().unwrap_or(1);
+        if p > 1 {
+            for target in [1, p - 1] {
+                let mut c = s.clone();
+                for j in forward_component(s, i) {
+                    c["graph"]["operators"][j]["parallelism"] = json!(target);
+                    if let Some(parts) = c["graph"]["operators"][j]["data"].as_array_mut() {
+                        parts.truncate(target as usize);
+                    }
+                    // Placements of subtasks that no longer exist go too.
+                    let id = c["graph"]["operators"][j]["id"].as_str().unwrap_or("").to_string();
+                    if let Some(placement) = c["cluster"]["placement"].as_object_mut() {
+                        placement.retain(|task, _| {
+                            crate::scenario::validate::parse_task_name(task)
+                                .is_none_or(|(op, sub)| op != id || u64::from(sub) < target)
+                        });
+                    }
+                }
+                out.push((
+                    format!("{}: parallelism {p} → {target}", op["id"].as_str().unwrap_or("?")),
+                    c,
+                ));
+            }
+        }
+    }
+    for (i, f) in faults.iter().enumerate() {
+        for field in ["at_ms", "delay_ms"] {
+            if let Some(t) = f[field].as_u64().filter(|t| *t > 0) {
+                let mut c = s.clone();
+                c["faults"][i][field] = json!(t / 2);
+                out.push((format!("fault {i}: {field} {t} → {}", t / 2), c));
+            }
+        }
+        if let Some(k) = f["on"]["checkpoint"].as_u64().filter(|k| *k > 1) {
+            let mut c = s.clone();
+            c["faults"][i]["on"]["checkpoint"] = json!(k - 1);
+            out.push((format!("fault {i} triggered on checkpoint {k} → {}", k - 1), c));
+        }
+    }
+    out
+}
+
+/// The operators tied to operator `i` by forward edges (their parallelism must be equal).
+fn forward_component(s: &Value, i: usize) -> Vec<usize> {
+    let ops = s["graph"]["operators"].as_array().cloned().unwrap_or_default();
+    let index = |id: &Value| ops.iter().position(|o| &o["id"] == id);
+    let edges = s["graph"]["edges"].as_array().cloned().unwrap_or_default();
+    let mut comp = vec![i];
+    let mut k = 0;
+    while k < comp.len() {
+        let cur = comp[k];
+        for e in &edges {
+            if e["partition"].as_str() != Some("forward") {
+                continue;
+            }
+            let (Some(a), Some(b)) = (index(&e["from"]), index(&e["to"])) else { continue };
+            for (x, y) in [(a, b), (b, a)] {
+                if x == cur && !comp.contains(&y) {
+                    comp.push(y);
+                }
+            }
+        }
+        k += 1;
+    }
+    comp.sort_unstable();
+    comp
+}
