@@ -177,10 +177,10 @@ fn load(v: &Value, origin: &str) -> Result<Arc<Job>, String> {
 fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     let faults = s["faults"].as_array().cloned().unwrap_or_default();
-    for i in 0..faults.len() {
+    for (i, f) in faults.iter().enumerate() {
         let mut c = s.clone();
         c["faults"].as_array_mut().expect("faults").remove(i);
-        out.push((format!("removed fault {i} ({})", faults[i]["kind"].as_str().unwrap_or("?")), c));
+        out.push((format!("removed fault {i} ({})", f["kind"].as_str().unwrap_or("?")), c));
     }
     let ops = s["graph"]["operators"].as_array().cloned().unwrap_or_default();
     for (i, op) in ops.iter().enumerate() {
