@@ -2,12 +2,13 @@
 //! line), for fault triggers (`on`), and for the trace hash.
 //!
 //! Every event is described once, by [`TraceEvent::parts`]: its kind, a tag byte and up to
-//! four named values. The JSON line, the trigger filter and the hash all derive from that.
+//! three named values. The JSON line, the trigger filter and the hash all derive from that.
 //!
 //! The trace hash is FNV-1a 64 over a canonical binary encoding of every event in order: the
 //! time in µs (8 bytes little-endian), the event's tag byte, then each value as a tag byte and
-//! its fields (ids as 4 bytes, numbers as 8 bytes, little-endian). It never uses
-//! `DefaultHasher`, so the same run gives the same hash on every machine (docs/determinism.md).
+//! its fields (task, channel and node ids as 4 bytes; checkpoint ids and numbers as 8 bytes;
+//! all little-endian). It never uses `DefaultHasher`, so the same run gives the same hash on
+//! every machine (docs/determinism.md).
 
 use crate::graph::Job;
 use crate::ids::{ChannelId, CheckpointId, NodeId, SimTime, TaskId};

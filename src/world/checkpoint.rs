@@ -410,11 +410,10 @@ impl World {
             return;
         }
         let c = self.job.scenario.checkpointing;
-        let delay = env.draw(
-            Draw::TriggerDelay,
-            c.min_pause_ms.min(c.interval_ms) * 1000,
-            c.interval_ms * 1000,
-        );
+        // Flink: uniform in [min pause, base interval], the base interval being
+        // max(interval, min pause).
+        let base = c.interval_ms.max(c.min_pause_ms);
+        let delay = env.draw(Draw::TriggerDelay, c.min_pause_ms * 1000, base * 1000);
         let mut cmds = Vec::new();
         if let Some(coord) = self.coordinator.as_mut() {
             coord.start(now, delay / 1000, &mut cmds);
