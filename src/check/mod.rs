@@ -81,8 +81,8 @@ pub fn applicable(job: &Job, inv: Invariant) -> bool {
             // Without checkpoints a failure restarts the job from scratch, and what a finished
             // sink committed is committed again: exactly-once needs checkpoints once faults
             // can happen.
-            let restarts_from_scratch =
-                job.scenario.checkpointing.mode == CheckpointMode::Disabled && !job.scenario.faults.is_empty();
+            let restarts_from_scratch = job.scenario.checkpointing.mode == CheckpointMode::Disabled
+                && !job.scenario.faults.is_empty();
             !at_least_once_sink
                 && job.scenario.checkpointing.mode != CheckpointMode::AtLeastOnce
                 && !restarts_from_scratch
@@ -136,7 +136,11 @@ pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Resu
         outcomes.push(recovery::recoverable(&job, &reference, &result.world, seed, exactly_once));
     } else if s.expect.holds.contains(&Invariant::RecoverableCheckpoints) {
         // Listed, so reported: it holds vacuously.
-        outcomes.push(Outcome { invariant: Invariant::RecoverableCheckpoints, holds: true, detail: String::new() });
+        outcomes.push(Outcome {
+            invariant: Invariant::RecoverableCheckpoints,
+            holds: true,
+            detail: String::new(),
+        });
     }
     outcomes.push(Outcome {
         invariant: Invariant::Progress,
