@@ -190,6 +190,18 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// A replay's report against what the counterexample recorded.
+    fn compare(report: Report, cx: &Counterexample) -> Replay {
+        let violated: Vec<&str> =
+            report.invariants.iter().filter(|i| !i.holds).map(|i| i.name).collect();
+        let recorded: Vec<&str> = cx.violated.iter().map(|v| v.invariant.as_str()).collect();
+        Replay {
+            same_hash: report.trace_hash == cx.trace_hash,
+            same_violations: violated == recorded,
+            report,
+        }
+    }
+
     pub fn reproduced(&self) -> bool {
         self.same_hash && self.same_violations
     }
@@ -207,15 +219,7 @@ pub fn replay(
     if let Some(ex) = &cx.explore {
         return replay_explore(&job, cx, ex, trace);
     }
-    let report = run_once(job, cx.seed, trace)?;
-    let violated: Vec<&str> =
-        report.invariants.iter().filter(|i| !i.holds).map(|i| i.name).collect();
-    let recorded: Vec<&str> = cx.violated.iter().map(|v| v.invariant.as_str()).collect();
-    Ok(Replay {
-        same_hash: report.trace_hash == cx.trace_hash,
-        same_violations: violated == recorded,
-        report,
-    })
+    Ok(Replay::compare(run_once(job, cx.seed, trace)?, cx))
 }
 
 /// Replays an explorer counterexample and judges the final state as the explorer did.
@@ -258,12 +262,5 @@ fn replay_explore(
     let verdicts = explore::judge(job, &config, &world)?;
     let report =
         super::report_of_world(job, &world, cx.seed, hash, ex.choices.len() as u64, &verdicts);
-    let violated: Vec<&str> =
-        report.invariants.iter().filter(|i| !i.holds).map(|i| i.name).collect();
-    let recorded: Vec<&str> = cx.violated.iter().map(|v| v.invariant.as_str()).collect();
-    Ok(Replay {
-        same_hash: report.trace_hash == cx.trace_hash,
-        same_violations: violated == recorded,
-        report,
-    })
+    Ok(Replay::compare(report, cx))
 }

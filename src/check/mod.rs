@@ -41,6 +41,26 @@ pub struct Stats {
     pub restarts: u64,
 }
 
+impl Stats {
+    /// The statistics of a world after `events` events and `sim_time_ms` of simulated time.
+    pub fn of(w: &crate::world::World, events: u64, sim_time_ms: u64) -> Stats {
+        let c = &w.counters;
+        Stats {
+            events,
+            sim_time_ms,
+            records_processed: c.records_processed,
+            records_replayed: c.records_replayed,
+            checkpoints: CheckpointStats {
+                triggered: c.checkpoints_triggered,
+                completed: c.checkpoints_completed,
+                aborted: c.checkpoints_aborted,
+            },
+            faults: c.faults,
+            restarts: c.restarts,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InvariantReport {
     pub name: &'static str,
@@ -187,19 +207,7 @@ pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Resu
         mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
         verdict: if failures.is_empty() { Verdict::Pass } else { Verdict::Fail },
         trace_hash: trace_hex(result.trace_hash),
-        stats: Stats {
-            events: result.events,
-            sim_time_ms: result.now.as_ms(),
-            records_processed: w.counters.records_processed,
-            records_replayed: w.counters.records_replayed,
-            checkpoints: CheckpointStats {
-                triggered: w.counters.checkpoints_triggered,
-                completed: w.counters.checkpoints_completed,
-                aborted: w.counters.checkpoints_aborted,
-            },
-            faults: w.counters.faults,
-            restarts: w.counters.restarts,
-        },
+        stats: Stats::of(w, result.events, result.now.as_ms()),
         invariants,
         counterexample: None,
         ending: result.ending.describe().to_string(),
@@ -248,19 +256,7 @@ pub fn report_of_world(
         mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
         verdict: if failures.is_empty() { Verdict::Pass } else { Verdict::Fail },
         trace_hash: trace_hex(trace_hash),
-        stats: Stats {
-            events,
-            sim_time_ms: 0,
-            records_processed: w.counters.records_processed,
-            records_replayed: w.counters.records_replayed,
-            checkpoints: CheckpointStats {
-                triggered: w.counters.checkpoints_triggered,
-                completed: w.counters.checkpoints_completed,
-                aborted: w.counters.checkpoints_aborted,
-            },
-            faults: w.counters.faults,
-            restarts: w.counters.restarts,
-        },
+        stats: Stats::of(w, events, 0),
         invariants,
         counterexample: None,
         ending: if w.is_finished() {
