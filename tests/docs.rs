@@ -3,7 +3,8 @@
 //! simulate yet; every block marked ```json rejected is rejected; the README opens with the two
 //! commands that work on a fresh machine; the key-hash examples in docs/scenario-format.md are
 //! what the code computes; the format reference shows a checkpointed scenario whose triggered
-//! fault really fires.
+//! fault really fires; the state counts quoted in docs/model-checking.md are the ones
+//! tests/explore.rs pins; every command has a section in docs/cli.md.
 
 use ftsim::check::{self, Verdict};
 use ftsim::graph::Job;
@@ -172,5 +173,37 @@ fn the_key_hash_examples_in_the_format_reference_are_what_the_code_computes() {
             [2, 3, 4].iter().map(|&p| subtask_of_key_group(group, p).to_string()).collect();
         let row = format!("| {shown} | `{hash:016x}` | {group} | {} |", subtasks.join(" | "));
         assert!(doc.contains(&row), "docs/scenario-format.md has the row\n{row}");
+    }
+}
+
+#[test]
+fn the_state_counts_quoted_in_the_model_checking_doc_are_the_pinned_ones() {
+    // docs/model-checking.md quotes the table of tests/explore.rs; a row there is a tuple
+    // (scenario, checkpoints, faults, states, reduced, full) here.
+    let doc = read("docs/model-checking.md");
+    let tests = read("tests/explore.rs");
+    let mut rows = 0;
+    for line in doc.lines().filter(|l| l.starts_with("| `scenarios/explore/")) {
+        let cells: Vec<&str> =
+            line.trim_matches('|').split('|').map(|c| c.trim().trim_matches('`')).collect();
+        assert_eq!(cells.len(), 6, "docs/model-checking.md: a pinned row has six cells: {line}");
+        let tuple = format!("(\"{}\", {})", cells[0], cells[1..].join(", "));
+        assert!(
+            tests.contains(&tuple),
+            "docs/model-checking.md quotes {tuple}, which tests/explore.rs does not pin"
+        );
+        rows += 1;
+    }
+    let pinned = tests.matches("(\"scenarios/explore/").count();
+    assert_eq!(rows, pinned, "docs/model-checking.md quotes every pinned row of tests/explore.rs");
+}
+
+#[test]
+fn every_command_has_a_section_in_the_cli_reference() {
+    use clap::CommandFactory;
+    let doc = read("docs/cli.md");
+    for sub in ftsim::cli::Cli::command().get_subcommands() {
+        let heading = format!("## `ftsim {}`", sub.get_name());
+        assert!(doc.contains(&heading), "docs/cli.md has no section {heading}");
     }
 }

@@ -317,3 +317,40 @@ fn the_trace_hashes_of_reference_runs_are_pinned() {
         "0cf674c29133db91"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, max_global_rejects: 100_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_jobs_under_random_faults_keep_every_applicable_invariant(
+        plan in plan(),
+        seed in 0u64..1000,
+        interval in 4u64..25,
+        kinds in prop::collection::vec(0usize..5, 1..=3),
+    ) {
+        let mut v = scenario_of(&plan);
+        // Slow sources, so that faults fall while data still flows.
+        for op in v["graph"]["operators"].as_array_mut().expect("operators") {
+            if op["op"] == "source" {
+                op["rate_per_ms"] = json!(1);
+            }
+        }
+        v["checkpointing"] = json!({"mode": "aligned", "interval_ms": interval, "timeout_ms": 80, "tolerable_failures": 20});
+        v["recovery"] = json!({"restart": {"strategy": "fixed_delay", "attempts": 1000, "delay_ms": 3}});
+        let names = ["crash_node", "crash_task", "partition", "storage_fail", "crash_coordinator"];
+        let kinds: Vec<&str> = kinds.iter().map(|k| names[*k]).collect();
+        v["faults"] = json!([{"kind": "random", "mean_interval_ms": 4, "kinds": kinds, "max_faults": 3, "until_ms": 30}]);
+        v["limits"] = json!({"max_sim_ms": 120000});
+        let text = v.to_string();
+        let s = match scenario::load_bytes(text.as_bytes(), "generated.json") {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = e.to_string();
+                prop_assume!(!msg.contains("interleav"), "order-sensitive");
+                return Err(TestCaseError::fail(format!("generated scenario rejected: {msg}\n{text}")));
+            }
+        };
+        let report = check::run_once(Arc::new(Job::new(s)), seed, None).expect("runs");
+        prop_assert_eq!(report.verdict, Verdict::Pass, "seed {}: {:?}\n{}", seed, report.failures, text);
+    }
+}
