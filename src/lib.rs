@@ -9,9 +9,13 @@
 //!   and decides how each sink's output is compared with the reference;
 //! * [`protocol`] holds the sans-io machines: operators and sinks;
 //! * [`world`] is the whole simulated system as one value, with its events;
-//! * [`sim`] is the timed seeded driver that runs a world to its end;
-//! * [`check`] holds the independent reference evaluator, the invariants and the reports;
-//! * [`trace`] holds trace events, their JSON form and the trace hash.
+//! * [`sim`] is the timed seeded driver that runs a world to its end, and resolves fault
+//!   schedules;
+//! * [`explore`] is the exhaustive explorer over the same world (model checking);
+//! * [`check`] holds the independent reference evaluator, the invariants, the reports, seed
+//!   sweeps, counterexample files and the shrinker;
+//! * [`trace`] holds trace events, their JSON form and the trace hash;
+//! * [`cli`] is the command line.
 //!
 //! ```
 //! use std::sync::Arc;

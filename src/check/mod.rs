@@ -120,9 +120,8 @@ pub fn trace_hex(hash: u64) -> String {
     TraceHasher::hex_of(hash)
 }
 
-/// Runs the job once with `seed` (and its reference), checks it and reports.
-pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Result<Report, String> {
-    let s = &job.scenario;
+/// Refuses what this build validates but does not simulate.
+pub fn simulated(s: &crate::scenario::Scenario) -> Result<(), String> {
     if s.checkpointing.alignment_timeout_ms.is_some() {
         return Err(format!(
             "{}: checkpointing.alignment_timeout_ms (aligned checkpoints switching to unaligned, \
@@ -133,11 +132,17 @@ pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Resu
     if s.checkpointing.mode == CheckpointMode::Unaligned {
         return Err(format!(
             "{}: unaligned checkpoints (rule P6) are validated but not simulated by this build \
-             yet; use mode `aligned` (optionally with alignment_timeout_ms later) or \
-             `at_least_once`",
+             yet; use mode `aligned` or `at_least_once`",
             s.origin
         ));
     }
+    Ok(())
+}
+
+/// Runs the job once with `seed` (and its reference), checks it and reports.
+pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Result<Report, String> {
+    let s = &job.scenario;
+    simulated(s)?;
     let reference = reference::evaluate(&job.scenario)?;
     let result = sim::run(job.clone(), seed, trace);
     if let Some(e) = &result.trace_error {
@@ -230,6 +235,7 @@ pub fn report_of_world(
         Invariant::NoLoss,
         Invariant::NoDuplicates,
         Invariant::CommitAfterComplete,
+        Invariant::RecoverableCheckpoints,
         Invariant::Progress,
     ]
     .iter()
@@ -285,8 +291,18 @@ impl Report {
         format!("ftsim {verb}{file} --seed {}{mutations}", self.seed)
     }
 
-    /// The human summary `ftsim run` prints.
+    /// The human summary `ftsim run` prints, ending, on a failure, with the commands that
+    /// reproduce and shrink it.
     pub fn render(&self, origin: &str) -> String {
+        self.render_with(origin, true)
+    }
+
+    /// The human summary without those commands (a replay prints its own).
+    pub fn render_body(&self, origin: &str) -> String {
+        self.render_with(origin, false)
+    }
+
+    fn render_with(&self, origin: &str, with_commands: bool) -> String {
         let mut s = String::new();
         let verdict = match self.verdict {
             Verdict::Pass => "PASS",
@@ -313,14 +329,9 @@ impl Report {
                 s.push_str(&format!("       {}\n", inv.detail));
             }
         }
-        if self.verdict == Verdict::Fail {
-            // The built-in scenario is what `run` runs without a file.
-            let file = if origin == crate::scenario::load::BUILTIN_NAME {
-                String::new()
-            } else {
-                format!(" {origin}")
-            };
-            s.push_str(&format!("reproduce: ftsim run{file} --seed {}\n", self.seed));
+        if self.verdict == Verdict::Fail && with_commands {
+            s.push_str(&format!("reproduce: {}\n", self.command("run", origin)));
+            s.push_str(&format!("shrink:    {}\n", self.command("shrink", origin)));
         }
         s
     }

@@ -125,7 +125,12 @@ fn explore_counterexample(
     );
     let (world, hash) = explore::replay(job, config, &found.choices)
         .map_err(|i| format!("internal error: the explorer's own path diverged at choice {i}"))?;
-    let path = dir.join(counterexample::file_name(&format!("{}-explore", job.scenario.name), 0));
+    // One file per scenario and invariant: a rerun that finds the same replaces it.
+    let name = format!("{}-explore-{}", job.scenario.name, found.invariant.name());
+    let path = dir.join(format!(
+        "{}.json",
+        name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+    ));
     let verdicts = explore::judge(job, config, &world)?;
     let cx = counterexample::Counterexample {
         ftsim_counterexample: counterexample::FORMAT,

@@ -131,8 +131,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Shrink a failing seed: remove faults, records, parallelism and checkpoints while the
-    /// same invariant still fails, and save the result as a replayable counterexample.
+    /// Shrink a failing seed: remove faults and records, lower parallelism, move faults
+    /// earlier, while the same invariant still fails; save the result as a replayable
+    /// counterexample.
     Shrink {
         /// The scenario file; without it, the built-in word count.
         scenario: Option<PathBuf>,
@@ -367,8 +368,9 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&v).expect("serializes")));
             } else {
                 let mut t = format!(
-                    "shrunk {} at seed {seed} keeping {} violated, in {} runs:\n  faults {} → {}, source records {} → {}, tasks {} → {}\n",
+                    "shrunk {} from seed {seed} to seed {} keeping {} violated, in {} runs:\n  faults {} → {}, source records {} → {}, tasks {} → {}\n",
                     job.scenario.name,
+                    shrunk.seed,
                     shrunk.invariant,
                     shrunk.runs,
                     shrunk.before.faults,

@@ -193,9 +193,13 @@ pub(super) fn replay_command(path: &Path, trace: Option<&Path>, json: bool) -> R
             serde_json::to_string_pretty(&replay.report).expect("reports serialize")
         ));
     } else {
-        emit(&replay.report.render(&cx.scenario_file));
+        emit(&replay.report.render_body(&cx.scenario_file));
         if replay.reproduced() {
-            emit(&format!("reproduced: trace {} and the same violations\n", cx.trace_hash));
+            emit(&format!(
+                "reproduced: trace {} and the same violations\nreproduce: ftsim replay {}\n",
+                cx.trace_hash,
+                path.display()
+            ));
         } else {
             emit(&format!(
                 "NOT reproduced: recorded trace {} with {:?}, replay trace {} (different binary or scenario?)\n",

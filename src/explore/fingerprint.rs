@@ -70,6 +70,8 @@ pub fn fingerprint(w: &World) -> u64 {
 pub struct VisitedSet {
     keys: Vec<u64>,
     sleeps: Vec<Sleep>,
+    /// The least depth at which each state was reached.
+    depths: Vec<u32>,
     len: usize,
 }
 
@@ -94,28 +96,33 @@ impl VisitedSet {
     fn grow(&mut self) {
         let old_keys = std::mem::take(&mut self.keys);
         let old_sleeps = std::mem::take(&mut self.sleeps);
+        let old_depths = std::mem::take(&mut self.depths);
         let cap = (old_keys.len() * 2).max(1024);
         self.keys = vec![0; cap];
         self.sleeps = vec![Sleep::default(); cap];
-        for (k, s) in old_keys.into_iter().zip(old_sleeps) {
+        self.depths = vec![0; cap];
+        for ((k, s), d) in old_keys.into_iter().zip(old_sleeps).zip(old_depths) {
             if k != 0 {
                 let i = self.slot(k);
                 self.keys[i] = k;
                 self.sleeps[i] = s;
+                self.depths[i] = d;
             }
         }
     }
 
     pub fn insert(&mut self, fp: u64, sleep: Sleep) {
-        let _ = self.admit(fp, &sleep);
+        let _ = self.admit(fp, &sleep, 0);
     }
 
     /// Whether a state reached with sleep set `sleep` must be explored, and how. A new state
     /// is explored with `sleep`. A seen state was explored before with the stored sleep set
     /// T: if T is part of `sleep`, nothing new can come of it; otherwise the events that slept
     /// then and are awake now (T minus `sleep`) must be explored from it, and the stored set
-    /// becomes T ∩ `sleep` (Godefroid's stateful sleep-set search).
-    pub fn admit(&mut self, fp: u64, sleep: &Sleep) -> Option<Admit> {
+    /// becomes T ∩ `sleep` (Godefroid's stateful sleep-set search). A seen state reached at a
+    /// smaller depth than before is explored again in full, so that a depth bound cannot hide
+    /// what lies below it (depth-first search may reach a state by a long path first).
+    pub fn admit(&mut self, fp: u64, sleep: &Sleep, depth: u32) -> Option<Admit> {
         if (self.len + 1) * 2 > self.keys.len() {
             self.grow();
         }
@@ -123,8 +130,15 @@ impl VisitedSet {
         if self.keys[i] == 0 {
             self.keys[i] = fp;
             self.sleeps[i] = sleep.clone();
+            self.depths[i] = depth;
             self.len += 1;
-            return Some(Admit { sleep: sleep.clone(), only: None });
+            return Some(Admit { sleep: sleep.clone(), only: None, shallower: false });
+        }
+        if depth < self.depths[i] {
+            self.depths[i] = depth;
+            let narrowed = self.sleeps[i].intersect(sleep);
+            self.sleeps[i] = narrowed.clone();
+            return Some(Admit { sleep: narrowed, only: Some(Vec::new()), shallower: true });
         }
         let stored = &self.sleeps[i];
         if stored.is_subset(sleep) {
@@ -134,7 +148,7 @@ impl VisitedSet {
             stored.events().iter().copied().filter(|e| !sleep.contains(e)).collect();
         let narrowed = stored.intersect(sleep);
         self.sleeps[i] = narrowed.clone();
-        Some(Admit { sleep: narrowed, only: Some(awake) })
+        Some(Admit { sleep: narrowed, only: Some(awake), shallower: false })
     }
 }
 
@@ -143,4 +157,6 @@ impl VisitedSet {
 pub struct Admit {
     pub sleep: Sleep,
     pub only: Option<Vec<Event>>,
+    /// Reached by a shorter path than before: explore all of it again (within the bounds).
+    pub shallower: bool,
 }

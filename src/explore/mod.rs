@@ -21,7 +21,7 @@ use crate::check::invariants::output_invariants;
 use crate::check::reference::{self, Reference};
 use crate::graph::Job;
 use crate::ids::{NodeId, SimTime};
-use crate::scenario::model::{Endpoint, FaultAction, FaultKindName, Invariant, OpKind};
+use crate::scenario::model::{Endpoint, FaultAction, FaultKindName, Invariant};
 use crate::trace::{TraceEvent, TraceHasher};
 use crate::world::{Draw, Env, Event, FaultMenu, World};
 pub use fingerprint::{fingerprint, FpHasher, VisitedSet};
@@ -254,6 +254,15 @@ pub fn judge(
             ));
         }
     }
+    if config.check_recovery {
+        // As along the explored path: every completed checkpoint, from the external state at
+        // its completion.
+        let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
+        let r = crate::check::recovery::recoverable(job, &reference, w, 0, exactly_once);
+        if !r.holds {
+            out.push((Invariant::RecoverableCheckpoints, r.detail));
+        }
+    }
     Ok(out)
 }
 
@@ -300,7 +309,7 @@ impl RecoveryCache {
         }
         let key = h.finish().max(1);
         // Each distinct checkpoint (with the external state it starts from) is checked once.
-        self.seen.admit(key, &por::Sleep::default())?;
+        self.seen.admit(key, &por::Sleep::default(), 0)?;
         crate::check::recovery::check_one(job, reference, w, i, 0, exactly_once)
             .map(|d| (Invariant::RecoverableCheckpoints, d))
     }
@@ -313,6 +322,8 @@ struct Node {
     sleep: Sleep,
     /// On a revisit: explore only these events (the ones that slept before).
     only: Option<Vec<Event>>,
+    /// A state seen before: its invariants were checked then.
+    revisit: bool,
     /// Index of this node's entry in the parent table (for the choice log).
     id: u32,
 }
@@ -324,6 +335,7 @@ pub fn explore(
     config: &Config,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Outcome, String> {
+    crate::check::simulated(&job.scenario)?;
     let reference = reference::evaluate(&job.scenario)?;
     let mut out = Outcome::default();
     let mut visited = VisitedSet::default();
@@ -338,6 +350,7 @@ pub fn explore(
         depth: 0,
         sleep: Sleep::default(),
         only: None,
+        revisit: false,
         id: 0,
     });
     out.states = 1;
@@ -356,7 +369,7 @@ pub fn explore(
     let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
     while let Some(node) = if config.bfs { frontier.pop_front() } else { frontier.pop_back() } {
         out.max_depth = out.max_depth.max(node.depth);
-        let revisit = node.only.is_some();
+        let revisit = node.revisit;
         let mut found = if revisit { None } else { check_state(&node.world, &reference, job) };
         if found.is_none() && config.check_recovery && !revisit {
             found = recovery.check(job, &reference, &node.world, exactly_once);
@@ -438,9 +451,23 @@ pub fn explore(
                 if config.reduce { node.sleep.after(&done, e, &fp_of) } else { Sleep::default() };
             done.push(e);
             let fp = fingerprint(&next);
-            let Some(admit) = visited.admit(fp, &sleep) else { continue };
+            let Some(admit) = visited.admit(fp, &sleep, node.depth + 1) else { continue };
             let id = parents.len() as u32;
             parents.push((node.id, e));
+            if admit.shallower {
+                // A state seen before, now at a smaller depth: expand it in full again.
+                let sleep = admit.sleep;
+                frontier.push_back(Node {
+                    world: next,
+                    now,
+                    depth: node.depth + 1,
+                    sleep,
+                    only: None,
+                    revisit: true,
+                    id,
+                });
+                continue;
+            }
             if admit.only.is_some() {
                 // A revisit: its invariants were checked the first time.
                 let (sleep, only) = (admit.sleep, admit.only);
@@ -450,6 +477,7 @@ pub fn explore(
                     depth: node.depth + 1,
                     sleep,
                     only,
+                    revisit: true,
                     id,
                 });
                 continue;
@@ -470,6 +498,7 @@ pub fn explore(
                 depth: node.depth + 1,
                 sleep,
                 only: None,
+                revisit: false,
                 id,
             });
         }
@@ -502,11 +531,6 @@ pub fn replay_traced(
     }
     let hash = env.hasher.map_or(0, |h| h.finish());
     Ok((w, hash, env.lines.map(|(_, l)| l).unwrap_or_default()))
-}
-
-/// Whether any operator of `job` is a sink: the explorer needs one to check.
-pub fn has_sink(job: &Job) -> bool {
-    job.scenario.operators.iter().any(|o| matches!(o.kind, OpKind::Sink { .. }))
 }
 
 /// A choice as people (and counterexample files) write it: `step count[0]`,

@@ -69,7 +69,7 @@ impl World {
                     };
                     self.task_cmds(&job, t, cmds, reason, now, env);
                 }
-                // Unaligned checkpoints (P6) are not simulated yet; validation rejects them.
+                // Unaligned checkpoints (P6) are not simulated yet; `check::simulated` refuses them.
                 BarrierOutput::Persist { .. } => {}
             }
         }
