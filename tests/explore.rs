@@ -4,7 +4,7 @@
 
 use ftsim::explore::{self, Config};
 use ftsim::graph::Job;
-use ftsim::scenario::{self, model::FaultKindName, model::Invariant};
+use ftsim::scenario::{self, model::FaultKindName};
 use std::path::Path;
 use std::sync::Arc;
 
