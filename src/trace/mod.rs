@@ -502,7 +502,12 @@ impl TraceEvent {
 
     /// Whether this event matches a trigger filter: its kind, and each filter field equal
     /// (strings compare with the rendered field, integers with integer fields).
-    pub fn matches(&self, job: &Job, kind: &str, filter: &[(String, serde_json::Value)]) -> bool {
+    pub fn matches(
+        &self,
+        job: &Job,
+        kind: &str,
+        filter: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> bool {
         if self.kind() != kind {
             return false;
         }

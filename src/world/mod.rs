@@ -570,14 +570,14 @@ impl World {
     }
 
     fn check_triggers(&mut self, now: SimTime, event: &TraceEvent, env: &mut impl Env) {
+        let kind = event.kind();
         let mut fired = Vec::new();
         for &i in &self.armed {
-            if let FaultTrigger::On { event: kind, filter, delay_ms } =
+            if let FaultTrigger::On { event: want, filter, delay_ms } =
                 &self.faults.0[usize::from(i)].trigger
             {
-                let filter: Vec<(String, serde_json::Value)> =
-                    filter.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                if event.matches(&self.job, kind, &filter) {
+                // The kind first: it is a cheap comparison, and rarely equal.
+                if want == kind && event.matches(&self.job, want, filter) {
                     fired.push((i, *delay_ms));
                 }
             }
