@@ -231,8 +231,10 @@ fn a_failed_expectation_exits_1_and_says_how_to_reproduce() {
     assert!(out.starts_with("FAIL"), "{out}");
     let progress = out.lines().find(|l| l.contains("progress")).expect("progress is listed");
     assert!(progress.contains("VIOL"), "{out}");
+    let reproduce = out.lines().find(|l| l.starts_with("reproduce:")).expect("a reproduce line");
+    assert!(reproduce.contains(f.path()) && reproduce.contains("--seed 3"), "{out}");
     let last = out.lines().last().expect("a report");
-    assert!(last.starts_with("reproduce:"), "{out}");
+    assert!(last.starts_with("shrink:") && last.contains("ftsim shrink"), "{out}");
     assert!(last.contains(f.path()) && last.contains("--seed 3"), "{out}");
 }
 
