@@ -15,6 +15,8 @@
 //! * [`check`] holds the independent reference evaluator, the invariants, the reports, seed
 //!   sweeps, counterexample files and the shrinker;
 //! * [`trace`] holds trace events, their JSON form and the trace hash;
+//! * [`render`] draws a trace file for people: a timeline in words, a space-time diagram (SVG,
+//!   HTML) or a Mermaid sequence diagram;
 //! * [`cli`] is the command line.
 //!
 //! ```
@@ -33,6 +35,7 @@ pub mod graph;
 pub mod ids;
 pub mod protocol;
 pub mod record;
+pub mod render;
 pub mod rng;
 pub mod scenario;
 pub mod sim;

@@ -1,5 +1,5 @@
 //! The command line (SPEC §3): `run`, `validate`, `check`, `replay`, `merge`, `explore`,
-//! `mutations`.
+//! `shrink`, `render`, `mutations`.
 //!
 //! Exit codes: 0 every expectation met; 1 an expectation failed; 2 bad input or usage.
 
@@ -156,6 +156,21 @@ pub enum Command {
     Merge {
         #[arg(required = true)]
         summaries: Vec<PathBuf>,
+    },
+    /// Draw a trace written by `--trace`: a timeline in words, a space-time diagram (SVG, or
+    /// an HTML page), or a Mermaid sequence diagram.
+    Render {
+        /// The trace file (one JSON event per line).
+        trace: PathBuf,
+        /// What to draw.
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::render::Format,
+        /// Write to FILE (atomically) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Also show every record and watermark (text and mermaid list them; svg ticks them).
+        #[arg(long)]
+        all: bool,
     },
     /// List the protocol mutations, one line each.
     Mutations,
@@ -413,6 +428,16 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 serde_json::to_string_pretty(&merged).expect("summaries serialize")
             ));
             Ok(if merged.verdict == "pass" { 0 } else { 1 })
+        }
+        Command::Render { trace, format, out, all } => {
+            let parsed = crate::render::Trace::load(&trace).map_err(Usage)?;
+            let picture = crate::render::render(&parsed, format, all);
+            match out {
+                Some(path) => check::counterexample::write_atomically(&path, picture.as_bytes())
+                    .map_err(Usage)?,
+                None => emit(&picture),
+            }
+            Ok(0)
         }
         Command::Mutations => {
             let width = Mutation::ALL.iter().map(|m| m.name().len()).max().unwrap_or(0);

@@ -1,0 +1,272 @@
+//! `ftsim render` through the built binary: every format of a real trace, determinism,
+//! `--out`, and bad input (exit code 2 with file:line, never a panic).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ftsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ftsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the ftsim binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(!stderr(o).contains("panicked"), "ftsim panicked:\n{}", stderr(o));
+}
+
+/// A directory in the temp directory, unique to this test and process, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("ftsim-render-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("temp paths are UTF-8").to_string()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.file(name);
+        std::fs::write(&path, text).expect("the temp dir is writable");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes the trace of `scenarios/faults/lost-notify.json` (seed 1) into `dir`.
+fn lost_notify_trace(dir: &TempDir) -> String {
+    let path = dir.file("lost-notify.jsonl");
+    let o = ftsim(&["run", "scenarios/faults/lost-notify.json", "--trace", &path]);
+    assert_exit(&o, 0);
+    path
+}
+
+fn render(trace: &str, format: &str) -> String {
+    let o = ftsim(&["render", trace, "--format", format]);
+    assert_exit(&o, 0);
+    stdout(&o)
+}
+
+/// Checks that the tags of an XML text nest and that every `&` starts an entity; returns the
+/// number of elements.
+fn check_xml(xml: &str) -> usize {
+    let mut stack: Vec<String> = Vec::new();
+    let mut elements = 0;
+    let mut rest = xml;
+    while let Some(i) = rest.find('<') {
+        let text = &rest[..i];
+        for (k, _) in text.match_indices('&') {
+            let entity = &text[k..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"].iter().any(|e| entity.starts_with(e)),
+                "a bare & in text: {}",
+                &text[k..(k + 20).min(text.len())]
+            );
+        }
+        let end = rest[i..].find('>').expect("every tag closes") + i;
+        let tag = &rest[i + 1..end];
+        assert!(!tag.contains('<'), "a `<` inside a tag: {tag}");
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().unwrap_or_else(|| panic!("</{name}> closes nothing"));
+            assert_eq!(open, name, "</{name}> closes <{open}>");
+        } else if !tag.ends_with('/') {
+            let name = tag.split_whitespace().next().expect("a tag has a name");
+            stack.push(name.to_string());
+            elements += 1;
+        } else {
+            elements += 1;
+        }
+        rest = &rest[end + 1..];
+    }
+    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
+    elements
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn the_text_timeline_tells_the_lost_notice_and_the_recommit() {
+    let dir = TempDir::new("text");
+    let trace = lost_notify_trace(&dir);
+    let text = render(&trace, "text");
+    assert!(text.starts_with(&format!("ftsim trace {trace}: ")), "{text}");
+    assert!(text.contains("lanes: jm, events[0], shift[0], out[0]"), "{text}");
+    assert!(
+        text.contains(
+            "@48.921ms  out[0]     completion notice of checkpoint 2 lost on its way from jm"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("@56.074ms  out[0]     recommits txn0.0.1 (79 records) on restore"),
+        "{text}"
+    );
+    assert!(text
+        .contains("    commits:   out[0] txn0.0.1 (79 records) @56.074ms, recommitted on restore"));
+    assert!(text.contains("events[0] emitted 280 records (40 again, after a restore)"));
+    assert!(!text.contains("\"event\""), "no raw JSON in the timeline");
+    let all = ftsim(&["render", &trace, "--all"]);
+    assert_exit(&all, 0);
+    assert!(stdout(&all).contains("events[0]  emits record (k0, 1, ts 0) at offset 0"));
+}
+
+#[test]
+fn the_svg_has_a_lane_per_task_and_a_cut_per_completed_checkpoint() {
+    let dir = TempDir::new("svg");
+    let trace = lost_notify_trace(&dir);
+    let svg = render(&trace, "svg");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..100]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(check_xml(&svg) > 50);
+    for lane in ["jm", "events[0]", "shift[0]", "out[0]"] {
+        assert_eq!(count(&svg, &format!(">{lane}</text>")), 1, "one lane labelled {lane}");
+    }
+    let completed = std::fs::read_to_string(&trace)
+        .expect("the trace is readable")
+        .lines()
+        .filter(|l| l.contains("\"event\":\"checkpoint_completed\""))
+        .count();
+    assert_eq!(completed, 4);
+    assert_eq!(count(&svg, "<polyline class=\"cut\" "), completed);
+    for cp in 1..=completed {
+        assert!(svg.contains(&format!("<polyline class=\"cut\" data-checkpoint=\"{cp}\"")));
+    }
+    assert_eq!(count(&svg, "class=\"lost-message\""), 1, "the lost notice is marked");
+    assert!(svg.contains("recommit</text>"));
+    assert!(svg.contains("class=\"blocked\""));
+}
+
+#[test]
+fn the_html_page_holds_the_svg_the_legend_and_the_timeline() {
+    let dir = TempDir::new("html");
+    let trace = lost_notify_trace(&dir);
+    let html = render(&trace, "html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    assert!(html.contains("<title>ftsim trace "));
+    assert!(html.contains("<svg") && html.contains("</svg>"));
+    assert!(html.contains("How to read the diagram"));
+    assert!(html.contains("completion notice of checkpoint 2 lost"));
+    assert!(!html.contains("src=") && !html.contains("<script"), "self-contained");
+}
+
+#[test]
+fn the_mermaid_diagram_is_a_sequence_diagram() {
+    let dir = TempDir::new("mermaid");
+    let trace = lost_notify_trace(&dir);
+    let m = render(&trace, "mermaid");
+    assert!(m.starts_with("sequenceDiagram\n"), "{m}");
+    for p in ["participant jm", "participant t1 as events[0]", "participant t3 as out[0]"] {
+        assert!(m.contains(p), "{p}\n{m}");
+    }
+    assert!(m.contains("    t1->>t2: barrier cp1\n"));
+    assert!(m.contains("    t3->>jm: ack cp2\n"));
+    assert!(m.contains("    jm-xt3: completion notice cp2 LOST\n"));
+    assert!(m.contains("recommit on restore txn0.0.1 (79 records)"));
+    assert!(!m.contains("trace cut here"), "a small trace is not cut");
+}
+
+#[test]
+fn the_same_trace_renders_to_the_same_bytes_and_out_writes_them() {
+    let dir = TempDir::new("determinism");
+    let trace = lost_notify_trace(&dir);
+    for format in ["text", "svg", "html", "mermaid"] {
+        let first = render(&trace, format);
+        assert_eq!(first, render(&trace, format), "{format} is deterministic");
+        let out = dir.file(&format!("picture.{format}"));
+        let o = ftsim(&["render", &trace, "--format", format, "--out", &out]);
+        assert_exit(&o, 0);
+        assert!(o.stdout.is_empty(), "--out writes nothing to stdout");
+        assert_eq!(std::fs::read_to_string(&out).expect("--out wrote the file"), first);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .expect("readable")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn bad_input_exits_2_with_file_and_line() {
+    let dir = TempDir::new("bad");
+    let good = r#"{"t_us":0,"event":"checkpoint_triggered","checkpoint":1}"#;
+    let cases = [
+        ("syntax.jsonl", format!("{good}\n{good}\n{{\"t_us\":5,\n"), ":3:", "not JSON"),
+        (
+            "kind.jsonl",
+            format!("{good}\n{{\"t_us\":5,\"event\":\"teleported\"}}\n"),
+            ":2:",
+            "unknown event kind `teleported`",
+        ),
+        (
+            "field.jsonl",
+            format!("{good}\n{{\"t_us\":5,\"event\":\"snapshot_taken\",\"task\":\"a[0]\"}}\n"),
+            ":2:",
+            "lacks the field `checkpoint`",
+        ),
+        (
+            "scenario.json",
+            std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/wordcount.json"),
+            )
+            .expect("readable"),
+            ":1:",
+            "not JSON",
+        ),
+        ("empty.jsonl", String::new(), "", "the trace has no events"),
+    ];
+    for (name, text, line, message) in cases {
+        let path = dir.write(name, &text);
+        let o = ftsim(&["render", &path, "--format", "svg"]);
+        assert_exit(&o, 2);
+        let err = stderr(&o);
+        assert!(err.starts_with(&format!("error: {path}{line}")), "{name}: {err}");
+        assert!(err.contains(message), "{name}: {err}");
+        assert!(o.stdout.is_empty(), "{name}: nothing on stdout");
+    }
+    let missing = dir.file("missing.jsonl");
+    let o = ftsim(&["render", &missing]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).starts_with(&format!("error: {missing}: cannot read the trace: ")));
+    let o = ftsim(&["render", &dir.file("")]);
+    assert_exit(&o, 2);
+    let bytes = dir.file("binary.jsonl");
+    std::fs::write(&bytes, b"{\"t_us\":0,\"event\":\"job_finished\"}\n\xff\xfe\n")
+        .expect("writable");
+    let o = ftsim(&["render", &bytes]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).starts_with(&format!("error: {bytes}:2: not UTF-8")), "{}", stderr(&o));
+    let ok = dir.write("ok.jsonl", good);
+    let o = ftsim(&["render", &ok, "--format", "png"]);
+    assert_exit(&o, 2);
+}
