@@ -83,6 +83,17 @@ fn depth_first_and_breadth_first_search_reach_the_same_states() {
 }
 
 #[test]
+fn under_a_depth_bound_depth_first_search_reaches_every_state_breadth_first_reaches() {
+    let j = job("scenarios/explore/tiny-checkpoint.json");
+    let bound = Config { max_depth: 20, ..config(1, 0, false) };
+    let bfs = run(&j, &bound);
+    let dfs = run(&j, &Config { bfs: false, ..bound.clone() });
+    assert!(bfs.complete && dfs.complete);
+    assert!(bfs.bounded_states > 0, "the bound must cut for this test to mean anything");
+    assert_eq!(bfs.states, dfs.states);
+}
+
+#[test]
 fn a_state_budget_ends_the_search_cleanly_as_incomplete() {
     let j = job("scenarios/explore/tiny-checkpoint.json");
     let r = run(&j, &Config { max_states: 100, ..config(1, 1, true) });

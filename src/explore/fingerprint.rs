@@ -112,7 +112,7 @@ impl VisitedSet {
     }
 
     pub fn insert(&mut self, fp: u64, sleep: Sleep) {
-        let _ = self.admit(fp, &sleep, 0);
+        let _ = self.admit(fp, &sleep, 0, false);
     }
 
     /// Whether a state reached with sleep set `sleep` must be explored, and how. A new state
@@ -122,7 +122,7 @@ impl VisitedSet {
     /// becomes T ∩ `sleep` (Godefroid's stateful sleep-set search). A seen state reached at a
     /// smaller depth than before is explored again in full, so that a depth bound cannot hide
     /// what lies below it (depth-first search may reach a state by a long path first).
-    pub fn admit(&mut self, fp: u64, sleep: &Sleep, depth: u32) -> Option<Admit> {
+    pub fn admit(&mut self, fp: u64, sleep: &Sleep, depth: u32, reexpand: bool) -> Option<Admit> {
         if (self.len + 1) * 2 > self.keys.len() {
             self.grow();
         }
@@ -134,7 +134,7 @@ impl VisitedSet {
             self.len += 1;
             return Some(Admit { sleep: sleep.clone(), only: None, shallower: false });
         }
-        if depth < self.depths[i] {
+        if reexpand && depth < self.depths[i] {
             self.depths[i] = depth;
             let narrowed = self.sleeps[i].intersect(sleep);
             self.sleeps[i] = narrowed.clone();

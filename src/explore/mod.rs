@@ -57,7 +57,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bfs: true,
-            max_depth: 10_000,
+            max_depth: UNBOUNDED_DEPTH,
             max_faults: 0,
             fault_kinds: vec![FaultKindName::CrashTask],
             max_checkpoints: 2,
@@ -309,7 +309,7 @@ impl RecoveryCache {
         }
         let key = h.finish().max(1);
         // Each distinct checkpoint (with the external state it starts from) is checked once.
-        self.seen.admit(key, &por::Sleep::default(), 0)?;
+        self.seen.admit(key, &por::Sleep::default(), 0, false)?;
         crate::check::recovery::check_one(job, reference, w, i, 0, exactly_once)
             .map(|d| (Invariant::RecoverableCheckpoints, d))
     }
@@ -366,6 +366,11 @@ pub fn explore(
         path
     };
     let mut recovery = RecoveryCache::default();
+    // Breadth first reaches every state at its least depth first. Depth first may reach a
+    // state by a long path first: under a real depth bound it re-expands a state reached again
+    // by a shorter path; otherwise, if the bound ever cuts, the search is not complete.
+    let reexpand = !config.bfs && config.max_depth < UNBOUNDED_DEPTH;
+    let mut depth_cut = false;
     let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
     while let Some(node) = if config.bfs { frontier.pop_front() } else { frontier.pop_back() } {
         out.max_depth = out.max_depth.max(node.depth);
@@ -413,6 +418,7 @@ pub fn explore(
         }
         if node.depth >= config.max_depth {
             out.bounded_states += 1;
+            depth_cut = true;
             continue;
         }
         let mut done: Vec<Event> = Vec::new();
@@ -451,7 +457,7 @@ pub fn explore(
                 if config.reduce { node.sleep.after(&done, e, &fp_of) } else { Sleep::default() };
             done.push(e);
             let fp = fingerprint(&next);
-            let Some(admit) = visited.admit(fp, &sleep, node.depth + 1) else { continue };
+            let Some(admit) = visited.admit(fp, &sleep, node.depth + 1, reexpand) else { continue };
             let id = parents.len() as u32;
             parents.push((node.id, e));
             if admit.shallower {
@@ -503,9 +509,13 @@ pub fn explore(
             });
         }
     }
-    out.complete = true;
+    out.complete = config.bfs || reexpand || !depth_cut;
     Ok(out)
 }
+
+/// A depth bound this large is taken as no bound: depth-first search does not re-expand
+/// states for it (see `explore`).
+pub const UNBOUNDED_DEPTH: u32 = 10_000;
 
 /// Replays a choice log from the initial world; returns the final world and the trace hash,
 /// or the index of the first choice that was not enabled.
