@@ -28,6 +28,25 @@
 //! assert_eq!(report.trace_hash.len(), 16);
 //! ```
 
+/// `Clone` for a struct, field by field, with a `clone_from` that clones each field in
+/// place: a `Vec` or `VecDeque` keeps its allocation. The explorer computes every successor in
+/// a recycled world, so this is what makes a transition allocation-free. Both methods name
+/// every field: a field added to the struct and not here is a compile error.
+macro_rules! clone_fields {
+    ($ty:ident { $($f:ident),* $(,)? }) => {
+        impl Clone for $ty {
+            fn clone(&self) -> Self {
+                $ty { $($f: self.$f.clone()),* }
+            }
+
+            fn clone_from(&mut self, src: &Self) {
+                let $ty { $($f),* } = self;
+                $( $f.clone_from(&src.$f); )*
+            }
+        }
+    };
+}
+
 pub mod check;
 pub mod cli;
 pub mod explore;

@@ -5,31 +5,39 @@
 //! `DefaultHasher`, so it is the same in every process and on every machine for the same
 //! binary. Timestamps and message ids take no part (their `Hash` writes nothing).
 
-use super::por::Sleep;
+use super::por::{SleepId, Sleeps};
 use crate::record::fmix64;
-use crate::world::{Event, World};
+use crate::world::World;
 use std::hash::{Hash, Hasher};
 
-/// A fixed, fast 64-bit hasher.
-pub struct FpHasher(u64);
+/// A fixed, fast 64-bit hasher: two independent multiply-rotate lanes that take the words in
+/// turn (the two chains of multiplications overlap in the processor), joined and finished with
+/// MurmurHash3's fmix64.
+pub struct FpHasher {
+    a: u64,
+    b: u64,
+}
 
 impl Default for FpHasher {
     fn default() -> Self {
-        FpHasher(0xcbf2_9ce4_8422_2325)
+        FpHasher { a: 0xcbf2_9ce4_8422_2325, b: 0x9e37_79b9_7f4a_7c15 }
     }
 }
 
 impl Hasher for FpHasher {
     fn finish(&self) -> u64 {
-        fmix64(self.0)
+        fmix64(self.a ^ fmix64(self.b))
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(w) ^ ((chunk.len() as u64) << 59));
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
     }
 
     fn write_u8(&mut self, x: u8) {
@@ -44,8 +52,12 @@ impl Hasher for FpHasher {
         self.write_u64(u64::from(x));
     }
 
+    #[inline]
     fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0 ^ x).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+        // Lane `a` takes this word; the lanes swap, so `b` takes the next.
+        let a = (self.a ^ x).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+        self.a = self.b;
+        self.b = a;
     }
 
     fn write_usize(&mut self, x: usize) {
@@ -64,15 +76,22 @@ pub fn fingerprint(w: &World) -> u64 {
     h.finish().max(1)
 }
 
-/// Fingerprints seen, each with the sleep set it was explored with. An open-addressing table:
-/// only looked up, never iterated, so its layout cannot reach behaviour.
+/// Fingerprints seen, each with the sleep set it was explored with and the least depth it was
+/// reached at. An open-addressing table of 16-byte slots (one cache line holds four, so a
+/// lookup costs one miss): only looked up, never iterated, so its layout cannot reach
+/// behaviour.
 #[derive(Default)]
 pub struct VisitedSet {
-    keys: Vec<u64>,
-    sleeps: Vec<Sleep>,
-    /// The least depth at which each state was reached.
-    depths: Vec<u32>,
+    slots: Vec<Slot>,
     len: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// The fingerprint; 0 marks an empty slot.
+    key: u64,
+    sleep: SleepId,
+    depth: u32,
 }
 
 impl VisitedSet {
@@ -85,69 +104,79 @@ impl VisitedSet {
     }
 
     fn slot(&self, fp: u64) -> usize {
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = (fp as usize) & mask;
-        while self.keys[i] != 0 && self.keys[i] != fp {
+        while self.slots[i].key != 0 && self.slots[i].key != fp {
             i = (i + 1) & mask;
         }
         i
     }
 
     fn grow(&mut self) {
-        let old_keys = std::mem::take(&mut self.keys);
-        let old_sleeps = std::mem::take(&mut self.sleeps);
-        let old_depths = std::mem::take(&mut self.depths);
-        let cap = (old_keys.len() * 2).max(1024);
-        self.keys = vec![0; cap];
-        self.sleeps = vec![Sleep::default(); cap];
-        self.depths = vec![0; cap];
-        for ((k, s), d) in old_keys.into_iter().zip(old_sleeps).zip(old_depths) {
-            if k != 0 {
-                let i = self.slot(k);
-                self.keys[i] = k;
-                self.sleeps[i] = s;
-                self.depths[i] = d;
+        let old = std::mem::take(&mut self.slots);
+        self.slots = vec![Slot::default(); (old.len() * 2).max(1024)];
+        for s in old {
+            if s.key != 0 {
+                let i = self.slot(s.key);
+                self.slots[i] = s;
             }
         }
     }
 
-    pub fn insert(&mut self, fp: u64, sleep: Sleep) {
-        let _ = self.admit(fp, &sleep, 0, false);
+    /// Records a state as seen with an empty sleep set (the initial state; a cache key).
+    /// Returns whether it is new.
+    pub fn insert(&mut self, fp: u64) -> bool {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let i = self.slot(fp);
+        if self.slots[i].key != 0 {
+            return false;
+        }
+        self.slots[i].key = fp;
+        self.len += 1;
+        true
     }
 
     /// Whether a state reached with sleep set `sleep` must be explored, and how. A new state
     /// is explored with `sleep`. A seen state was explored before with the stored sleep set
     /// T: if T is part of `sleep`, nothing new can come of it; otherwise the events that slept
     /// then and are awake now (T minus `sleep`) must be explored from it, and the stored set
-    /// becomes T ∩ `sleep` (Godefroid's stateful sleep-set search). A seen state reached at a
-    /// smaller depth than before is explored again in full, so that a depth bound cannot hide
-    /// what lies below it (depth-first search may reach a state by a long path first).
-    pub fn admit(&mut self, fp: u64, sleep: &Sleep, depth: u32, reexpand: bool) -> Option<Admit> {
-        if (self.len + 1) * 2 > self.keys.len() {
+    /// becomes T ∩ `sleep` (Godefroid's stateful sleep-set search). With `reexpand`, a seen
+    /// state reached at a smaller depth than before is explored again in full, so that a
+    /// depth bound cannot hide what lies below it (depth-first search may reach a state by a
+    /// long path first).
+    pub fn admit(
+        &mut self,
+        fp: u64,
+        sleep: SleepId,
+        depth: u32,
+        reexpand: bool,
+        sleeps: &mut Sleeps,
+    ) -> Option<Admit> {
+        if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
         let i = self.slot(fp);
-        if self.keys[i] == 0 {
-            self.keys[i] = fp;
-            self.sleeps[i] = sleep.clone();
-            self.depths[i] = depth;
+        let slot = &mut self.slots[i];
+        if slot.key == 0 {
+            *slot = Slot { key: fp, sleep, depth };
             self.len += 1;
-            return Some(Admit { sleep: sleep.clone(), only: None, shallower: false });
+            return Some(Admit { sleep, only: None, shallower: false });
         }
-        if reexpand && depth < self.depths[i] {
-            self.depths[i] = depth;
-            let narrowed = self.sleeps[i].intersect(sleep);
-            self.sleeps[i] = narrowed.clone();
+        if reexpand && depth < slot.depth {
+            slot.depth = depth;
+            let narrowed = sleeps.intersect(slot.sleep, sleep);
+            slot.sleep = narrowed;
             return Some(Admit { sleep: narrowed, only: Some(Vec::new()), shallower: true });
         }
-        let stored = &self.sleeps[i];
-        if stored.is_subset(sleep) {
+        let stored = slot.sleep;
+        if sleeps.is_subset(stored, sleep) {
             return None;
         }
-        let awake: Vec<Event> =
-            stored.events().iter().copied().filter(|e| !sleep.contains(e)).collect();
-        let narrowed = stored.intersect(sleep);
-        self.sleeps[i] = narrowed.clone();
+        let awake = sleeps.minus(stored, sleep);
+        let narrowed = sleeps.intersect(stored, sleep);
+        slot.sleep = narrowed;
         Some(Admit { sleep: narrowed, only: Some(awake), shallower: false })
     }
 }
@@ -155,8 +184,9 @@ impl VisitedSet {
 /// How to explore an admitted state: with this sleep set, and (on a revisit) only these
 /// events.
 pub struct Admit {
-    pub sleep: Sleep,
-    pub only: Option<Vec<Event>>,
+    pub sleep: SleepId,
+    /// Event keys (see `por::key`).
+    pub only: Option<Vec<u64>>,
     /// Reached by a shorter path than before: explore all of it again (within the bounds).
     pub shallower: bool,
 }

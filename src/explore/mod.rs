@@ -25,7 +25,7 @@ use crate::scenario::model::{Endpoint, FaultAction, FaultKindName, Invariant};
 use crate::trace::{TraceEvent, TraceHasher};
 use crate::world::{Draw, Env, Event, FaultMenu, World};
 pub use fingerprint::{fingerprint, FpHasher, VisitedSet};
-use por::Sleep;
+use por::{Footprints, SleepId, Sleeps};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -162,7 +162,14 @@ pub fn initial_world(job: &Arc<Job>, config: &Config) -> World {
 /// The events the explorer may take from `w` within the bounds, in a fixed order. Returns
 /// them, and whether a bound suppressed some.
 pub fn choices(w: &World, config: &Config) -> (Vec<Event>, bool) {
-    let mut out = w.enabled();
+    let mut out = Vec::new();
+    let suppressed = choices_into(w, config, &mut out);
+    (out, suppressed)
+}
+
+/// `choices` into a buffer; returns whether a checkpoint trigger was held back.
+fn choices_into(w: &World, config: &Config, out: &mut Vec<Event>) -> bool {
+    w.enabled_into(out);
     let mut suppressed = false;
     out.retain(|e| {
         let keep = match e {
@@ -182,7 +189,7 @@ pub fn choices(w: &World, config: &Config) -> (Vec<Event>, bool) {
             (0..w.injectable.0.len() as u16).map(Event::Inject).filter(|e| w.due(*e).is_some()),
         );
     }
-    (out, suppressed)
+    suppressed
 }
 
 fn is_timeout(w: &World, e: Event) -> bool {
@@ -309,7 +316,9 @@ impl RecoveryCache {
         }
         let key = h.finish().max(1);
         // Each distinct checkpoint (with the external state it starts from) is checked once.
-        self.seen.admit(key, &por::Sleep::default(), 0, false)?;
+        if !self.seen.insert(key) {
+            return None;
+        }
         crate::check::recovery::check_one(job, reference, w, i, 0, exactly_once)
             .map(|d| (Invariant::RecoverableCheckpoints, d))
     }
@@ -319,13 +328,37 @@ struct Node {
     world: World,
     now: SimTime,
     depth: u32,
-    sleep: Sleep,
-    /// On a revisit: explore only these events (the ones that slept before).
-    only: Option<Vec<Event>>,
+    sleep: SleepId,
+    /// On a revisit: explore only these events (by key: the ones that slept before).
+    only: Option<Vec<u64>>,
     /// A state seen before: its invariants were checked then.
     revisit: bool,
     /// Index of this node's entry in the parent table (for the choice log).
     id: u32,
+}
+
+/// Worlds kept for reuse: a successor is computed in a recycled world (`clone_from` keeps its
+/// allocations), so a transition to a state seen before allocates nothing.
+struct Pool(Vec<World>);
+
+impl Pool {
+    const MAX: usize = 64;
+
+    fn copy_of(&mut self, w: &World) -> World {
+        match self.0.pop() {
+            Some(mut x) => {
+                x.clone_from(w);
+                x
+            }
+            None => w.clone(),
+        }
+    }
+
+    fn recycle(&mut self, w: World) {
+        if self.0.len() < Self::MAX {
+            self.0.push(w);
+        }
+    }
 }
 
 /// Explores `job` within `config`'s bounds. `progress` is called now and then with the
@@ -339,16 +372,17 @@ pub fn explore(
     let reference = reference::evaluate(&job.scenario)?;
     let mut out = Outcome::default();
     let mut visited = VisitedSet::default();
+    let mut sleeps = Sleeps::default();
     // parent[i] = (parent id, event) for the choice log of node i.
     let mut parents: Vec<(u32, Event)> = vec![(u32::MAX, Event::Step(crate::ids::TaskId(0)))];
     let root = initial_world(job, config);
-    visited.insert(fingerprint(&root), Sleep::default());
+    visited.insert(fingerprint(&root));
     let mut frontier: VecDeque<Node> = VecDeque::new();
     frontier.push_back(Node {
         world: root,
         now: SimTime::ZERO,
         depth: 0,
-        sleep: Sleep::default(),
+        sleep: SleepId::EMPTY,
         only: None,
         revisit: false,
         id: 0,
@@ -372,6 +406,12 @@ pub fn explore(
     let reexpand = !config.bfs && config.max_depth < UNBOUNDED_DEPTH;
     let mut depth_cut = false;
     let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
+    // Buffers reused from node to node.
+    let mut events: Vec<Event> = Vec::new();
+    let mut keys: Vec<u64> = Vec::new();
+    let mut done: Vec<u64> = Vec::new();
+    let mut table = Footprints::default();
+    let mut pool = Pool(Vec::new());
     while let Some(node) = if config.bfs { frontier.pop_front() } else { frontier.pop_back() } {
         out.max_depth = out.max_depth.max(node.depth);
         let revisit = node.revisit;
@@ -390,17 +430,16 @@ pub fn explore(
             if config.stop_at_first {
                 return Ok(out);
             }
+            pool.recycle(node.world);
             continue;
         }
         if node.world.is_finished() {
             out.finished_states += u64::from(!revisit);
+            pool.recycle(node.world);
             continue;
         }
-        let (events, suppressed) = choices(&node.world, config);
-        if events.is_empty() && revisit {
-            continue;
-        }
-        if events.is_empty() {
+        let suppressed = choices_into(&node.world, config, &mut events);
+        if events.is_empty() && !revisit {
             if suppressed {
                 out.bounded_states += 1;
             } else if !out.violations.iter().any(|v| v.invariant == Invariant::Progress) {
@@ -414,81 +453,77 @@ pub fn explore(
                     return Ok(out);
                 }
             }
+        }
+        if events.is_empty() {
+            pool.recycle(node.world);
             continue;
         }
         if node.depth >= config.max_depth {
             out.bounded_states += 1;
             depth_cut = true;
+            pool.recycle(node.world);
             continue;
         }
-        let mut done: Vec<Event> = Vec::new();
-        // Footprints of this node's events, computed once (sleep sets compare them pairwise).
-        let mut footprints: Vec<(Event, por::Footprint)> = Vec::new();
+        // Event keys, and the footprints of this node's events and sleeping events, computed
+        // once (sleep sets compare them pairwise).
+        keys.clear();
+        table.clear();
+        if config.reduce || node.only.is_some() {
+            keys.extend(events.iter().map(|&e| por::key(&node.world, e)));
+        }
         if config.reduce {
-            for &x in events.iter().chain(node.sleep.events()) {
-                if !footprints.iter().any(|(y, _)| *y == x) {
-                    footprints.push((x, por::footprint(job, &node.world, x)));
-                }
+            for (&e, &k) in events.iter().zip(&keys) {
+                table.insert(k, por::footprint(job, &node.world, e));
             }
         }
-        let fp_of = |x: Event| {
-            footprints
-                .iter()
-                .find(|(y, _)| *y == x)
-                .map(|(_, f)| f.clone())
-                .unwrap_or(por::Footprint::Global)
-        };
-        for &e in &events {
-            if config.reduce && node.sleep.contains(&e) {
+        done.clear();
+        for (i, &e) in events.iter().enumerate() {
+            let k = keys.get(i).copied().unwrap_or(0);
+            if config.reduce && sleeps.contains(node.sleep, k) {
                 continue;
             }
-            if node.only.as_ref().is_some_and(|only| !only.contains(&e)) {
+            if node.only.as_ref().is_some_and(|only| !only.contains(&k)) {
                 continue;
             }
-            let mut next = node.world.clone();
+            let mut next = pool.copy_of(&node.world);
             let mut now = node.now;
             if !step(&mut next, &mut now, e, &mut env) {
+                pool.recycle(next);
                 continue;
             }
             out.transitions += 1;
             // The successor sleeps on what this node explored before e, and on what it
             // already slept on, when those commute with e.
-            let sleep =
-                if config.reduce { node.sleep.after(&done, e, &fp_of) } else { Sleep::default() };
-            done.push(e);
+            let sleep = if config.reduce {
+                sleeps.after(node.sleep, &done, k, &table)
+            } else {
+                SleepId::EMPTY
+            };
+            done.push(k);
             let fp = fingerprint(&next);
-            let Some(admit) = visited.admit(fp, &sleep, node.depth + 1, reexpand) else { continue };
+            let Some(admit) = visited.admit(fp, sleep, node.depth + 1, reexpand, &mut sleeps)
+            else {
+                pool.recycle(next);
+                continue;
+            };
             let id = parents.len() as u32;
             parents.push((node.id, e));
-            if admit.shallower {
-                // A state seen before, now at a smaller depth: expand it in full again.
-                let sleep = admit.sleep;
+            if admit.shallower || admit.only.is_some() {
+                // A state seen before: at a smaller depth (explore all of it again), or with
+                // events that slept then and are awake now. Its invariants were checked the
+                // first time.
+                let only = if admit.shallower { None } else { admit.only };
                 frontier.push_back(Node {
                     world: next,
                     now,
                     depth: node.depth + 1,
-                    sleep,
-                    only: None,
-                    revisit: true,
-                    id,
-                });
-                continue;
-            }
-            if admit.only.is_some() {
-                // A revisit: its invariants were checked the first time.
-                let (sleep, only) = (admit.sleep, admit.only);
-                frontier.push_back(Node {
-                    world: next,
-                    now,
-                    depth: node.depth + 1,
-                    sleep,
+                    sleep: admit.sleep,
                     only,
                     revisit: true,
                     id,
                 });
                 continue;
             }
-            let sleep = admit.sleep;
             if visited.len() as u64 > out.states {
                 out.states = visited.len() as u64;
                 if out.states % 4096 == 0 && !progress(out.states) {
@@ -502,12 +537,13 @@ pub fn explore(
                 world: next,
                 now,
                 depth: node.depth + 1,
-                sleep,
+                sleep: admit.sleep,
                 only: None,
                 revisit: false,
                 id,
             });
         }
+        pool.recycle(node.world);
     }
     out.complete = config.bfs || reexpand || !depth_cut;
     Ok(out)

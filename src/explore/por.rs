@@ -12,67 +12,225 @@
 //! if `a` and `b` are independent: the interleavings that start `b; a` are covered by those
 //! that start `a; b`. Sleep sets only prune transitions; with the visited set's re-exploration
 //! rule (`VisitedSet::admit`) every reachable state is still reached and checked.
+//!
+//! Sleep sets hold [event keys](key), not events: a message event is named by what the message
+//! says, not by its id. Fingerprints leave ids out, so one state can be reached by two paths
+//! that gave the same message different ids; a sleep set stored with the state must mean the
+//! same event on both.
 
+use crate::explore::FpHasher;
 use crate::graph::Job;
 use crate::ids::{ChannelId, TaskId};
 use crate::protocol::coordinator::CoordTimer;
 use crate::scenario::model::OpKind;
 use crate::world::channel::Item;
 use crate::world::{Control, Event, TaskKind, TaskStatus, TimerKind, World};
+use std::hash::{Hash, Hasher};
 
-/// A set of sleeping events, sorted.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sleep(Vec<Event>);
+/// An event named independently of message ids: steps, deliveries and injections by what they
+/// act on, control messages, timers and uploads by a 56-bit hash of their content (two
+/// messages with the same content are interchangeable: fingerprints take messages as a
+/// multiset). The top byte says which kind of event it is.
+pub fn key(w: &World, e: Event) -> u64 {
+    fn content(tag: u64, x: impl Hash) -> u64 {
+        let mut h = FpHasher::default();
+        x.hash(&mut h);
+        (tag << 56) | (h.finish() & ((1 << 56) - 1))
+    }
+    match e {
+        Event::Step(t) => (1 << 56) | u64::from(t.0),
+        Event::Deliver(c) => (2 << 56) | u64::from(c.0),
+        Event::Control(id) => match w.control.iter().find(|m| m.id == id) {
+            Some(m) => content(3, m),
+            None => (3 << 56) | u64::from(id),
+        },
+        Event::Timer(id) => match w.timers.iter().find(|t| t.id == id) {
+            Some(t) => content(4, t),
+            None => (4 << 56) | u64::from(id),
+        },
+        Event::Upload(id) => match w.uploads.iter().find(|u| u.id == id) {
+            Some(u) => content(5, u),
+            None => (5 << 56) | u64::from(id),
+        },
+        Event::Inject(i) => (6 << 56) | u64::from(i),
+    }
+}
 
-impl Sleep {
-    pub fn contains(&self, e: &Event) -> bool {
-        self.0.binary_search(e).is_ok()
+/// A sleep set, interned: a copyable name for a sorted set of event keys. `SleepId::EMPTY`
+/// is the empty set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SleepId(u32);
+
+impl SleepId {
+    pub const EMPTY: SleepId = SleepId(0);
+}
+
+/// The interner of sleep sets. Sleep sets repeat a great deal (most are empty or hold a few
+/// events), so states and the visited set keep a 4-byte name instead of a list. The index is
+/// an open-addressing table on a fixed hash of the keys: looked up, never iterated.
+pub struct Sleeps {
+    sets: Vec<Box<[u64]>>,
+    /// Index into `sets` plus one; 0 marks an empty slot. Never more than half full.
+    slots: Vec<u32>,
+    scratch: Vec<u64>,
+}
+
+impl Default for Sleeps {
+    fn default() -> Self {
+        Sleeps { sets: vec![Box::new([])], slots: vec![0; 64], scratch: Vec::new() }
+    }
+}
+
+fn hash_keys(keys: &[u64]) -> usize {
+    let mut h = FpHasher::default();
+    for k in keys {
+        h.write_u64(*k);
+    }
+    h.finish() as usize
+}
+
+impl Sleeps {
+    pub fn get(&self, id: SleepId) -> &[u64] {
+        &self.sets[id.0 as usize]
     }
 
-    pub fn is_subset(&self, other: &Sleep) -> bool {
-        self.0.iter().all(|e| other.contains(e))
+    pub fn contains(&self, id: SleepId, key: u64) -> bool {
+        id != SleepId::EMPTY && self.get(id).binary_search(&key).is_ok()
     }
 
-    pub fn intersect(&self, other: &Sleep) -> Sleep {
-        Sleep(self.0.iter().copied().filter(|e| other.contains(e)).collect())
+    pub fn is_subset(&self, a: SleepId, b: SleepId) -> bool {
+        a == b || self.get(a).iter().all(|k| self.contains(b, *k))
     }
 
-    pub fn events(&self) -> &[Event] {
-        &self.0
+    /// The keys of `a` that are not in `b`.
+    pub fn minus(&self, a: SleepId, b: SleepId) -> Vec<u64> {
+        self.get(a).iter().copied().filter(|k| !self.contains(b, *k)).collect()
     }
 
-    /// The sleep set of the successor reached by `e` from a node with this sleep set, in
-    /// which `done` were explored before `e`. `fp` gives the footprints of the node's events
-    /// (its enabled events and its sleeping ones), computed once per node.
-    pub fn after(&self, done: &[Event], e: Event, fp: &dyn Fn(Event) -> Footprint) -> Sleep {
-        let fp_e = fp(e);
-        if matches!(fp_e, Footprint::Global) {
-            return Sleep::default();
+    pub fn intersect(&mut self, a: SleepId, b: SleepId) -> SleepId {
+        if a == b {
+            return a;
         }
-        let mut next: Vec<Event> = self
-            .0
-            .iter()
-            .chain(done)
-            .copied()
-            .filter(|&x| x != e && independent(&fp(x), &fp_e))
-            .collect();
-        next.sort_unstable();
-        next.dedup();
-        Sleep(next)
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        s.extend(self.get(a).iter().copied().filter(|k| self.contains(b, *k)));
+        let id = self.intern(&s);
+        self.scratch = s;
+        id
+    }
+
+    /// Where `keys` is, or would go, in `slots`.
+    fn slot(&self, keys: &[u64]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = hash_keys(keys) & mask;
+        while self.slots[i] != 0 && &*self.sets[self.slots[i] as usize - 1] != keys {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    /// The name of the sorted, duplicate-free set `keys`.
+    fn intern(&mut self, keys: &[u64]) -> SleepId {
+        if keys.is_empty() {
+            return SleepId::EMPTY;
+        }
+        let i = self.slot(keys);
+        if self.slots[i] != 0 {
+            return SleepId(self.slots[i] - 1);
+        }
+        let id = self.sets.len() as u32;
+        self.sets.push(keys.into());
+        self.slots[i] = id + 1;
+        if self.sets.len() * 2 > self.slots.len() {
+            self.slots = vec![0; self.slots.len() * 2];
+            for id in 1..self.sets.len() {
+                let i = self.slot(&self.sets[id]);
+                self.slots[i] = id as u32 + 1;
+            }
+        }
+        SleepId(id)
+    }
+
+    /// The sleep set of the successor reached by `e` from a node with sleep set `sleep`, in
+    /// which `done` were explored before `e`: those of them, and of `sleep`, that commute
+    /// with `e`. `table` holds the footprints of the node's events and sleeping events.
+    pub fn after(&mut self, sleep: SleepId, done: &[u64], e: u64, table: &Footprints) -> SleepId {
+        let fp_e = table.of(e);
+        if fp_e.global {
+            return SleepId::EMPTY;
+        }
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        s.extend(
+            self.get(sleep)
+                .iter()
+                .chain(done)
+                .copied()
+                .filter(|&x| x != e && table.of(x).independent(&fp_e)),
+        );
+        s.sort_unstable();
+        s.dedup();
+        let id = self.intern(&s);
+        self.scratch = s;
+        id
+    }
+
+    /// How many distinct sleep sets there are.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
     }
 }
 
-/// What an event touches.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Footprint {
-    Global,
-    Local(Vec<u32>),
+/// What an event touches: a set of resources, or everything (`global`). Resources are bits of
+/// a fixed 256-bit set; a job with more resources than that folds them onto the same bits,
+/// which can only make independent events look dependent (less reduction, never unsound).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Footprint {
+    global: bool,
+    bits: [u64; 4],
 }
 
-fn independent(a: &Footprint, b: &Footprint) -> bool {
-    match (a, b) {
-        (Footprint::Local(x), Footprint::Local(y)) => x.iter().all(|r| !y.contains(r)),
-        _ => false,
+impl Footprint {
+    pub const GLOBAL: Footprint = Footprint { global: true, bits: [0; 4] };
+    const NONE: Footprint = Footprint { global: false, bits: [0; 4] };
+
+    fn add(&mut self, r: u32) {
+        let r = r % 256;
+        self.bits[(r / 64) as usize] |= 1 << (r % 64);
+    }
+
+    pub fn is_global(&self) -> bool {
+        self.global
+    }
+
+    pub fn independent(&self, other: &Footprint) -> bool {
+        !self.global && !other.global && self.bits.iter().zip(&other.bits).all(|(a, b)| a & b == 0)
+    }
+}
+
+/// The footprints of one node's events, by event key.
+#[derive(Default)]
+pub struct Footprints(Vec<(u64, Footprint)>);
+
+impl Footprints {
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub fn insert(&mut self, key: u64, fp: Footprint) {
+        if !self.0.iter().any(|(k, _)| *k == key) {
+            self.0.push((key, fp));
+        }
+    }
+
+    /// An event not in the table (a sleeping event that is not enabled here) touches
+    /// everything: it commutes with nothing, so it leaves the sleep set.
+    pub fn of(&self, key: u64) -> Footprint {
+        self.0.iter().find(|(k, _)| *k == key).map_or(Footprint::GLOBAL, |(_, f)| *f)
     }
 }
 
@@ -99,108 +257,192 @@ impl Res<'_> {
     }
     /// A task with everything its own processing may touch: its output channels (it sends)
     /// and its sink output.
-    fn task_with_outputs(&self, t: TaskId) -> Vec<u32> {
-        let mut r = vec![self.task(t)];
+    fn task_with_outputs(&self, t: TaskId, f: &mut Footprint) {
+        f.add(self.task(t));
         if matches!(self.0.operator_of(t).kind, OpKind::Sink { .. }) {
-            r.push(self.sink_out(t));
+            f.add(self.sink_out(t));
         }
         for o in &self.0.tasks[t.index()].outputs {
-            r.extend((0..u32::from(o.receivers)).map(|j| self.channel(ChannelId(o.first.0 + j))));
+            for j in 0..u32::from(o.receivers) {
+                f.add(self.channel(ChannelId(o.first.0 + j)));
+            }
         }
-        r
     }
 }
 
 /// The footprint of `e` in world `w`.
 pub fn footprint(job: &Job, w: &World, e: Event) -> Footprint {
     let res = Res(job);
+    let mut f = Footprint::NONE;
     match e {
         Event::Deliver(c) => {
             let info = &job.channels[c.index()];
-            let mut r = vec![res.channel(c), res.task(info.to)];
+            f.add(res.channel(c));
+            f.add(res.task(info.to));
             if w.tasks[info.to.index()].status == TaskStatus::Finished {
-                r.push(res.task(info.from)); // the item is dropped and credit returns at once
+                f.add(res.task(info.from)); // the item is dropped and credit returns at once
             }
-            Footprint::Local(r)
         }
-        Event::Step(t) => step_footprint(job, &res, w, t),
+        Event::Step(t) => return step_footprint(job, &res, w, t),
         Event::Upload(id) => match w.uploads.iter().find(|u| u.id == id) {
             // Stores the snapshot and sends the acknowledgement.
-            Some(u) => Footprint::Local(vec![res.task(u.task), res.store()]),
-            None => Footprint::Global,
+            Some(u) => {
+                f.add(res.task(u.task));
+                f.add(res.store());
+            }
+            None => return Footprint::GLOBAL,
         },
         Event::Control(id) => match w.control.iter().find(|m| m.id == id).map(|m| m.body) {
             Some(Control::Ack { .. } | Control::Decline { .. }) => {
                 // The coordinator may complete the checkpoint: store, then notices out.
-                Footprint::Local(vec![res.coordinator(), res.store()])
+                f.add(res.coordinator());
+                f.add(res.store());
             }
-            Some(Control::Trigger { task, .. } | Control::NotifyAborted { task, .. }) => {
-                // A snapshot (or a cancelled upload) of that task; a notice of abort may carry
-                // a completion, which commits.
-                let mut r = res.task_with_outputs(task);
-                r.push(res.store());
+            Some(Control::Trigger { task, .. }) => {
+                // A snapshot of that task.
+                res.task_with_outputs(task, &mut f);
+                f.add(res.store());
                 for c in &job.tasks[task.index()].inputs {
-                    r.push(res.channel(*c));
+                    f.add(res.channel(*c));
                 }
-                if matches!(
-                    w.control.iter().find(|m| m.id == id).map(|m| m.body),
-                    Some(Control::NotifyAborted { .. })
-                ) && w.tasks[task.index()].status == TaskStatus::Finishing
-                {
-                    return Footprint::Global;
+            }
+            Some(Control::NotifyAborted { task, .. }) => {
+                // A cancelled upload; a notice of abort may carry a completion, which commits,
+                // and a finishing task may then finish: a status change.
+                if w.tasks[task.index()].status == TaskStatus::Finishing {
+                    return Footprint::GLOBAL;
                 }
-                Footprint::Local(r)
+                res.task_with_outputs(task, &mut f);
+                f.add(res.store());
+                for c in &job.tasks[task.index()].inputs {
+                    f.add(res.channel(*c));
+                }
             }
             Some(Control::NotifyComplete { task, .. }) => {
                 // Commits (reading the store); a finishing task finishes: a status change.
                 if w.tasks[task.index()].status == TaskStatus::Finishing {
-                    return Footprint::Global;
+                    return Footprint::GLOBAL;
                 }
-                let mut r = res.task_with_outputs(task);
-                r.push(res.store());
-                Footprint::Local(r)
+                res.task_with_outputs(task, &mut f);
+                f.add(res.store());
             }
-            None => Footprint::Global,
+            None => return Footprint::GLOBAL,
         },
         Event::Timer(id) => match w.timers.iter().find(|t| t.id == id).map(|t| t.kind) {
             // The coordinator's own timers: triggers (reading task statuses, which only
             // global events change) and timeouts.
             Some(TimerKind::Coord(CoordTimer::Trigger | CoordTimer::Timeout(_))) => {
-                Footprint::Local(vec![res.coordinator(), res.store()])
+                f.add(res.coordinator());
+                f.add(res.store());
             }
-            _ => Footprint::Global,
+            _ => return Footprint::GLOBAL,
         },
-        Event::Inject(_) => Footprint::Global,
+        Event::Inject(_) => return Footprint::GLOBAL,
     }
+    f
 }
 
 fn step_footprint(job: &Job, res: &Res<'_>, w: &World, t: TaskId) -> Footprint {
     let state = &w.tasks[t.index()];
     let info = &job.tasks[t.index()];
-    let mut r = res.task_with_outputs(t);
+    let mut f = Footprint::NONE;
+    res.task_with_outputs(t, &mut f);
     match &state.kind {
         TaskKind::Source(s) => {
-            let OpKind::Source(def) = &job.operator_of(t).kind else { return Footprint::Global };
+            let OpKind::Source(def) = &job.operator_of(t).kind else { return Footprint::GLOBAL };
             if s.offset >= def.partitions[usize::from(info.subtask)].len() as u64 {
-                return Footprint::Global; // end of data: the task starts finishing
+                return Footprint::GLOBAL; // end of data: the task starts finishing
             }
         }
         _ => {
-            let Some(&input) = state.gate.ready.front() else { return Footprint::Global };
+            let Some(&input) = state.gate.ready.front() else { return Footprint::GLOBAL };
             let c = info.inputs[usize::from(input)];
             match w.channels[c.index()].input.front() {
                 Some(Item::Record(_) | Item::Watermark(_)) => {}
                 // Barrier handling: blocks and resumes this task's inputs, snapshots, sends.
                 Some(Item::Barrier(_) | Item::Cancel(_)) => {
-                    r.extend(info.inputs.iter().map(|c| res.channel(*c)));
-                    r.push(res.store());
+                    for c in &info.inputs {
+                        f.add(res.channel(*c));
+                    }
+                    f.add(res.store());
                 }
                 // End of data or of partition may end the task's input: a status change.
-                _ => return Footprint::Global,
+                _ => return Footprint::GLOBAL,
             }
-            r.push(res.channel(c));
-            r.push(res.task(job.channels[c.index()].from));
+            f.add(res.channel(c));
+            f.add(res.task(job.channels[c.index()].from));
         }
     }
-    Footprint::Local(r)
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(resources: &[u32]) -> Footprint {
+        let mut f = Footprint::NONE;
+        for r in resources {
+            f.add(*r);
+        }
+        f
+    }
+
+    #[test]
+    fn footprints_that_share_no_resource_are_independent() {
+        assert!(fp(&[1, 2]).independent(&fp(&[3, 200])));
+        assert!(!fp(&[1, 2]).independent(&fp(&[2])));
+        assert!(!Footprint::GLOBAL.independent(&fp(&[7])));
+        assert!(!fp(&[7]).independent(&Footprint::GLOBAL));
+    }
+
+    #[test]
+    fn resources_beyond_the_bitset_fold_onto_it_and_only_add_dependencies() {
+        // 3 and 259 share a bit: reported dependent although they are not (conservative).
+        assert!(!fp(&[3]).independent(&fp(&[259])));
+    }
+
+    #[test]
+    fn sleep_sets_are_interned_and_the_empty_set_is_named_empty() {
+        let mut s = Sleeps::default();
+        let mut t = Footprints::default();
+        for k in [10, 20, 30] {
+            t.insert(k, fp(&[k as u32]));
+        }
+        let a = s.after(SleepId::EMPTY, &[10, 20], 30, &t);
+        let b = s.after(SleepId::EMPTY, &[20, 10], 30, &t);
+        assert_eq!(a, b);
+        assert_eq!(s.get(a), &[10, 20]);
+        assert_eq!(s.after(SleepId::EMPTY, &[], 30, &t), SleepId::EMPTY);
+        let only_20 = s.after(SleepId::EMPTY, &[20], 30, &t);
+        assert!(s.is_subset(only_20, a));
+        assert!(!s.is_subset(a, only_20));
+        assert_eq!(s.minus(a, only_20), vec![10]);
+        assert_eq!(s.intersect(a, only_20), only_20);
+    }
+
+    #[test]
+    fn interned_sleep_sets_keep_their_names_as_the_index_grows() {
+        let mut s = Sleeps::default();
+        let ids: Vec<SleepId> = (1..500u64).map(|k| s.intern(&[k, k + 1000])).collect();
+        for (k, id) in (1..500u64).zip(&ids) {
+            assert_eq!(s.get(*id), &[k, k + 1000]);
+            assert_eq!(s.intern(&[k, k + 1000]), *id);
+        }
+        assert_eq!(s.len(), 500);
+    }
+
+    #[test]
+    fn an_event_dependent_on_the_explored_one_does_not_sleep() {
+        let mut s = Sleeps::default();
+        let mut t = Footprints::default();
+        t.insert(1, fp(&[1, 5]));
+        t.insert(2, fp(&[2, 5]));
+        t.insert(3, fp(&[3]));
+        let after = s.after(SleepId::EMPTY, &[1, 3], 2, &t);
+        assert_eq!(s.get(after), &[3]);
+        // A key missing from the table touches everything.
+        let after = s.after(SleepId::EMPTY, &[99], 2, &t);
+        assert_eq!(after, SleepId::EMPTY);
+    }
 }

@@ -103,10 +103,28 @@ pub enum BarrierOutput {
 /// }
 /// assert_eq!(handler.pending(), None);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub enum BarrierHandler {
     Aligned(AlignedHandler),
     Tracker(BarrierTracker),
+}
+
+impl Clone for BarrierHandler {
+    fn clone(&self) -> Self {
+        match self {
+            BarrierHandler::Aligned(h) => BarrierHandler::Aligned(h.clone()),
+            BarrierHandler::Tracker(t) => BarrierHandler::Tracker(t.clone()),
+        }
+    }
+
+    /// In place when both are of the same kind, keeping allocations.
+    fn clone_from(&mut self, src: &Self) {
+        match (self, src) {
+            (BarrierHandler::Aligned(a), BarrierHandler::Aligned(b)) => a.clone_from(b),
+            (BarrierHandler::Tracker(a), BarrierHandler::Tracker(b)) => a.clone_from(b),
+            (a, b) => *a = b.clone(),
+        }
+    }
 }
 
 impl BarrierHandler {
@@ -179,7 +197,7 @@ impl BarrierHandler {
 
 /// Exactly-once barrier alignment: Flink's `SingleCheckpointBarrierHandler`, purely aligned,
 /// checkpoints after finished tasks enabled (P4).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct AlignedHandler {
     /// The newest checkpoint id seen (`None` = Flink's -1).
     current: Option<CheckpointId>,
@@ -194,6 +212,8 @@ pub struct AlignedHandler {
     blocked: Vec<bool>,
     ended: Vec<bool>,
 }
+
+clone_fields!(AlignedHandler { current, last_done, aligned, target, open, blocked, ended });
 
 impl AlignedHandler {
     /// A handler for `channels` input channels, all open, no checkpoint seen yet.
@@ -330,11 +350,13 @@ impl AlignedHandler {
 }
 
 /// A set of channels with its size: a channel inserted twice counts once.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 struct ChannelSet {
     member: Vec<bool>,
     count: u16,
 }
+
+clone_fields!(ChannelSet { member, count });
 
 impl ChannelSet {
     fn new(channels: usize) -> ChannelSet {
@@ -382,7 +404,7 @@ impl Tracked {
 }
 
 /// At-least-once barrier tracking: Flink's `CheckpointBarrierTracker` (P5). Never blocks.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct BarrierTracker {
     open: u16,
     ended: Vec<bool>,
@@ -392,6 +414,8 @@ pub struct BarrierTracker {
     /// Partial checkpoints, oldest first, at most [`MAX_TRACKED`].
     entries: VecDeque<Tracked>,
 }
+
+clone_fields!(BarrierTracker { open, ended, latest, entries });
 
 impl BarrierTracker {
     /// A tracker for `channels` input channels, all open, nothing tracked.

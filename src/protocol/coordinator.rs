@@ -50,7 +50,7 @@ pub enum CoordTimer {
 pub use super::reasons::{DeclineReason, FailureReason};
 
 /// Which tasks a new checkpoint involves, computed by the world at trigger time.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Plan {
     /// Tasks that get `TriggerCheckpoint` (sources, and running tasks whose inputs all ended).
     pub to_trigger: Vec<TaskId>,
@@ -59,6 +59,8 @@ pub struct Plan {
     /// False when some task is not running (failed, restarting): no checkpoint can start.
     pub all_running: bool,
 }
+
+clone_fields!(Plan { to_trigger, to_wait, all_running });
 
 /// Commands for the world, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,7 +265,7 @@ impl FailureCounter {
 /// assert_eq!(coord.latest_completed(), Some(cp));
 /// assert!(coord.pending().is_empty());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Coordinator {
     config: CoordinatorConfig,
     next_id: CheckpointId,
@@ -282,6 +284,19 @@ pub struct Coordinator {
     last_completion: Option<SimTime>,
     failures: FailureCounter,
 }
+
+clone_fields!(Coordinator {
+    config,
+    next_id,
+    latest_completed,
+    periodic,
+    next_trigger,
+    pending,
+    queued,
+    plan,
+    last_completion,
+    failures
+});
 
 impl Coordinator {
     /// A stopped coordinator. `next_id` comes from the world's durable id counter (ids keep

@@ -12,12 +12,33 @@ use crate::scenario::model::{Agg, Emit, FilterFn, MapFn, OpKind, Side, WindowAgg
 use std::collections::BTreeMap;
 
 /// The mutable state of one operator subtask (sources and sinks keep theirs elsewhere).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub enum OpState {
     Stateless,
     Reduce(ReduceState),
     Window(WindowState),
     Join(JoinState),
+}
+
+impl Clone for OpState {
+    fn clone(&self) -> Self {
+        match self {
+            OpState::Stateless => OpState::Stateless,
+            OpState::Reduce(r) => OpState::Reduce(r.clone()),
+            OpState::Window(w) => OpState::Window(w.clone()),
+            OpState::Join(j) => OpState::Join(j.clone()),
+        }
+    }
+
+    /// In place when both are of the same kind, keeping allocations.
+    fn clone_from(&mut self, src: &Self) {
+        match (self, src) {
+            (OpState::Reduce(a), OpState::Reduce(b)) => a.clone_from(b),
+            (OpState::Window(a), OpState::Window(b)) => a.clone_from(b),
+            (OpState::Join(a), OpState::Join(b)) => a.clone_from(b),
+            (a, b) => *a = b.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,11 +48,13 @@ pub struct Acc {
     pub ts: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ReduceState {
     /// One accumulator per key slot of this subtask.
     pub accs: Vec<Option<Acc>>,
 }
+
+clone_fields!(ReduceState { accs });
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct WindowState {

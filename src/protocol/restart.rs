@@ -44,7 +44,7 @@ pub enum RestartDecision {
 ///   (no jitter), the restart is scheduled at now + back-off and the attempt advances. It
 ///   never gives up.
 /// * `None`: always gives up.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct RestartPolicy {
     /// Granted restarts (new attempts; merged failures are not counted).
     restarts: u32,
@@ -58,6 +58,8 @@ pub struct RestartPolicy {
     /// Exponential delay: when the last scheduled restart happens.
     next_restart: Option<SimTime>,
 }
+
+clone_fields!(RestartPolicy { restarts, failures, failure_times, attempt, next_restart });
 
 impl RestartPolicy {
     /// The job (or a region of it) failed at `now`: restart after a delay, or give up.

@@ -63,7 +63,7 @@ pub struct SinkSnapshot {
     pub pending: Vec<(CheckpointId, TxnId)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SinkMachine {
     pub delivery: Delivery,
     pub subtask: u16,
@@ -80,6 +80,19 @@ pub struct SinkMachine {
     /// Mutation `commit_on_snapshot`: commit at pre-commit time.
     commit_on_snapshot: bool,
 }
+
+clone_fields!(SinkMachine {
+    delivery,
+    subtask,
+    attempt,
+    next_seq,
+    open,
+    buffer,
+    pending,
+    finishing,
+    finished,
+    commit_on_snapshot
+});
 
 impl SinkMachine {
     pub fn new(delivery: Delivery, subtask: u16, attempt: u32) -> SinkMachine {

@@ -40,7 +40,7 @@ impl Item {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Channel {
     pub out: VecDeque<Item>,
     pub wire: VecDeque<(SimTime, Item)>,
@@ -48,6 +48,8 @@ pub struct Channel {
     /// Arrival time of the last item put on the wire: later items never arrive earlier.
     pub last_arrival: SimTime,
 }
+
+clone_fields!(Channel { out, wire, input, last_arrival });
 
 impl Channel {
     /// Free credit: places the receiver still grants.

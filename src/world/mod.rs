@@ -247,7 +247,7 @@ pub struct Violation {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct World {
     pub job: JobRef,
     pub tasks: Vec<TaskState>,
@@ -286,23 +286,49 @@ pub struct World {
     pub(crate) scratch: Scratch,
 }
 
+clone_fields!(World {
+    job,
+    tasks,
+    channels,
+    outputs,
+    finished_tasks,
+    counters,
+    coordinator,
+    store,
+    control,
+    timers,
+    uploads,
+    nodes_up,
+    links_down,
+    faults,
+    armed,
+    restart,
+    restarting,
+    attempts,
+    source_high,
+    job_failed,
+    violations,
+    next_id,
+    injectable,
+    scratch
+});
+
 /// The hash of a world is its fingerprint (see `explore::fingerprint`): every field that can
 /// influence what happens next, with control messages, timers and uploads taken as multisets
 /// (their order in the lists is only their creation order), and without timestamps, ids,
 /// statistics or the shared job.
 impl std::hash::Hash for World {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // A multiset is hashed as its size and the sum of its members' (well mixed) hashes:
+        // the same in every order, and without sorting or allocating.
         fn multiset<T: std::hash::Hash, H: std::hash::Hasher>(items: &[T], h: &mut H) {
-            let mut hashes: Vec<u64> = items
-                .iter()
-                .map(|x| {
-                    let mut one = crate::explore::FpHasher::default();
-                    x.hash(&mut one);
-                    std::hash::Hasher::finish(&one)
-                })
-                .collect();
-            hashes.sort_unstable();
-            hashes.hash(h);
+            let sum = items.iter().fold(0u64, |sum, x| {
+                let mut one = crate::explore::FpHasher::default();
+                x.hash(&mut one);
+                sum.wrapping_add(std::hash::Hasher::finish(&one))
+            });
+            h.write_usize(items.len());
+            h.write_u64(sum);
         }
         self.tasks.hash(h);
         self.channels.hash(h);
@@ -338,6 +364,11 @@ pub(crate) struct Scratch(pub Vec<crate::record::Record>);
 impl Clone for Scratch {
     fn clone(&self) -> Self {
         Scratch::default()
+    }
+
+    fn clone_from(&mut self, _: &Self) {
+        // Both are empty; keep this one's allocation.
+        self.0.clear();
     }
 }
 
@@ -495,18 +526,26 @@ impl World {
 
     /// Every event that can happen now or later, in a fixed order (sorted).
     pub fn enabled(&self) -> Vec<Event> {
-        let steps = (0..self.tasks.len()).map(|t| Event::Step(TaskId(t as u32)));
+        let mut out = Vec::new();
+        self.enabled_into(&mut out);
+        out
+    }
+
+    /// `enabled`, into a buffer (cleared first).
+    pub fn enabled_into(&self, out: &mut Vec<Event>) {
+        out.clear();
+        let all = (0..self.tasks.len()).map(|t| Event::Step(TaskId(t as u32)));
         let delivers = (0..self.channels.len()).map(|c| Event::Deliver(ChannelId(c as u32)));
         let control = self.control.iter().map(|m| Event::Control(m.id));
         let timers = self.timers.iter().map(|t| Event::Timer(t.id));
         let uploads = self.uploads.iter().map(|u| Event::Upload(u.id));
-        steps
+        let steps = all
             .chain(delivers)
             .chain(control)
             .chain(timers)
             .chain(uploads)
-            .filter(|e| self.due(*e).is_some())
-            .collect()
+            .filter(|e| self.due(*e).is_some());
+        out.extend(steps);
     }
 
     /// Performs `event` at `now`. Returns false (and changes nothing) if it cannot happen.

@@ -14,7 +14,7 @@ pub struct Commit {
     pub at: SimTime,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct SinkOutput {
     pub delivery: Option<Delivery>,
     /// Visible appended records, in the order they became visible.
@@ -34,6 +34,17 @@ pub struct SinkOutput {
     /// Pre-committed transactions that were aborted, with when, kept to explain losses.
     pub aborted: BTreeMap<TxnId, (SimTime, Vec<Record>)>,
 }
+
+clone_fields!(SinkOutput {
+    delivery,
+    log,
+    table,
+    upserts,
+    prepared,
+    committed,
+    commit_starts,
+    aborted
+});
 
 impl SinkOutput {
     pub fn new(delivery: Delivery, keys: usize) -> SinkOutput {

@@ -84,7 +84,7 @@ pub struct CompletedCheckpoint {
     pub external: Vec<ExternalMark>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Store {
     /// The next checkpoint id: durable, so ids keep increasing across every kind of restart.
     pub next_id: CheckpointId,
@@ -97,6 +97,8 @@ pub struct Store {
     /// A storage outage is under way: writes fail.
     pub failing: bool,
 }
+
+clone_fields!(Store { next_id, uploaded, completed, failing });
 
 impl Default for Store {
     fn default() -> Self {

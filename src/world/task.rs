@@ -25,11 +25,32 @@ pub enum TaskStatus {
     Failed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub enum TaskKind {
     Source(SourceTask),
     Operator(OpState),
     Sink(SinkMachine),
+}
+
+impl Clone for TaskKind {
+    fn clone(&self) -> Self {
+        match self {
+            TaskKind::Source(s) => TaskKind::Source(s.clone()),
+            TaskKind::Operator(o) => TaskKind::Operator(o.clone()),
+            TaskKind::Sink(m) => TaskKind::Sink(m.clone()),
+        }
+    }
+
+    /// In place when both are of the same kind (always, in the explorer: a task keeps its
+    /// kind), keeping allocations.
+    fn clone_from(&mut self, src: &Self) {
+        match (self, src) {
+            (TaskKind::Source(a), TaskKind::Source(b)) => a.clone_from(b),
+            (TaskKind::Operator(a), TaskKind::Operator(b)) => a.clone_from(b),
+            (TaskKind::Sink(a), TaskKind::Sink(b)) => a.clone_from(b),
+            (a, b) => *a = b.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,7 +66,7 @@ pub struct SourceTask {
 }
 
 /// The input side of a task: which inputs have data, which ended, and their watermarks.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Gate {
     /// Inputs with data in their input queue and not blocked, in the order they became
     /// available. A task takes from the front and puts the input back at the end if it has
@@ -61,6 +82,8 @@ pub struct Gate {
     pub watermarks: Vec<i64>,
     pub watermark: i64,
 }
+
+clone_fields!(Gate { ready, in_ready, ended, open, blocked, watermarks, watermark });
 
 impl Gate {
     fn new(inputs: usize) -> Gate {
@@ -122,7 +145,7 @@ impl Gate {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TaskState {
     pub status: TaskStatus,
     /// Which execution attempt of the task this is (0 for the first).
@@ -141,6 +164,19 @@ pub struct TaskState {
     /// The first checkpoint this task took while finishing: its completion lets it finish.
     pub final_checkpoint: Option<CheckpointId>,
 }
+
+clone_fields!(TaskState {
+    status,
+    attempt,
+    busy_until,
+    full_outputs,
+    gate,
+    rr,
+    kind,
+    handler,
+    checkpointer,
+    final_checkpoint
+});
 
 impl TaskState {
     /// The initial state of task `t` in execution attempt `attempt`.
