@@ -30,18 +30,25 @@
 
 /// `Clone` for a struct, field by field, with a `clone_from` that clones each field in
 /// place: a `Vec` or `VecDeque` keeps its allocation. The explorer computes every successor in
-/// a recycled world, so this is what makes a transition allocation-free. Both methods name
+/// a recycled world, so this is what makes a transition allocation-free. Fields listed after
+/// `if_changed:` (maps, whose own `clone_from` drops and rebuilds) are compared first and
+/// cloned only if they differ: one transition changes little of a world. Both methods name
 /// every field: a field added to the struct and not here is a compile error.
 macro_rules! clone_fields {
-    ($ty:ident { $($f:ident),* $(,)? }) => {
+    ($ty:ident { $($f:ident),* $(,)? $(; if_changed: $($g:ident),* $(,)?)? }) => {
         impl Clone for $ty {
             fn clone(&self) -> Self {
-                $ty { $($f: self.$f.clone()),* }
+                $ty { $($f: self.$f.clone(),)* $($($g: self.$g.clone(),)*)? }
             }
 
             fn clone_from(&mut self, src: &Self) {
-                let $ty { $($f),* } = self;
+                let $ty { $($f,)* $($($g,)*)? } = self;
                 $( $f.clone_from(&src.$f); )*
+                $($(
+                    if *$g != src.$g {
+                        $g.clone_from(&src.$g);
+                    }
+                )*)?
             }
         }
     };

@@ -325,7 +325,9 @@ impl RecoveryCache {
 }
 
 struct Node {
-    world: World,
+    /// Boxed: nodes move through the frontier and worlds through the pool, and a world is
+    /// large.
+    world: Box<World>,
     now: SimTime,
     depth: u32,
     sleep: SleepId,
@@ -339,22 +341,24 @@ struct Node {
 
 /// Worlds kept for reuse: a successor is computed in a recycled world (`clone_from` keeps its
 /// allocations), so a transition to a state seen before allocates nothing.
-struct Pool(Vec<World>);
+// Boxed on purpose: a world moves out of the pool into a node and back, and is large.
+#[allow(clippy::vec_box)]
+struct Pool(Vec<Box<World>>);
 
 impl Pool {
     const MAX: usize = 64;
 
-    fn copy_of(&mut self, w: &World) -> World {
+    fn copy_of(&mut self, w: &World) -> Box<World> {
         match self.0.pop() {
             Some(mut x) => {
-                x.clone_from(w);
+                (*x).clone_from(w);
                 x
             }
-            None => w.clone(),
+            None => Box::new(w.clone()),
         }
     }
 
-    fn recycle(&mut self, w: World) {
+    fn recycle(&mut self, w: Box<World>) {
         if self.0.len() < Self::MAX {
             self.0.push(w);
         }
@@ -379,7 +383,7 @@ pub fn explore(
     visited.insert(fingerprint(&root));
     let mut frontier: VecDeque<Node> = VecDeque::new();
     frontier.push_back(Node {
-        world: root,
+        world: Box::new(root),
         now: SimTime::ZERO,
         depth: 0,
         sleep: SleepId::EMPTY,

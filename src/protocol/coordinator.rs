@@ -291,10 +291,10 @@ clone_fields!(Coordinator {
     latest_completed,
     periodic,
     next_trigger,
-    pending,
     queued,
     plan,
-    last_completion,
+    last_completion;
+    if_changed: pending,
     failures
 });
 

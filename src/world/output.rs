@@ -40,9 +40,9 @@ clone_fields!(SinkOutput {
     log,
     table,
     upserts,
-    prepared,
     committed,
-    commit_starts,
+    commit_starts;
+    if_changed: prepared,
     aborted
 });
 

@@ -98,7 +98,7 @@ pub struct Store {
     pub failing: bool,
 }
 
-clone_fields!(Store { next_id, uploaded, completed, failing });
+clone_fields!(Store { next_id, completed, failing; if_changed: uploaded });
 
 impl Default for Store {
     fn default() -> Self {

@@ -174,8 +174,8 @@ clone_fields!(TaskState {
     rr,
     kind,
     handler,
-    checkpointer,
-    final_checkpoint
+    final_checkpoint;
+    if_changed: checkpointer
 });
 
 impl TaskState {
