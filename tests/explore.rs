@@ -212,3 +212,50 @@ fn choices_print_and_parse_back() {
         assert_eq!(explore::parse_event(&j, &name), Some(e), "{name}");
     }
 }
+
+/// Every successor of every state on many paths, computed in one copy of the state and put
+/// back with `reset_to` each time, equals the state again — in value and fingerprint — and
+/// the successor's cached fingerprint equals the fingerprint of a fresh copy of it.
+#[test]
+fn a_successor_put_back_with_reset_to_equals_its_parent_again() {
+    use ftsim::explore::{choices, fingerprint, initial_world, step, ExploreEnv};
+    let mut checked = 0;
+    for file in [
+        "scenarios/explore/tiny-checkpoint.json",
+        "tests/explore/restore_older_checkpoint.json",
+        "tests/explore/no_recommit_on_restore.json",
+    ] {
+        let j = job(file);
+        let (fault_kinds, max_faults) = explore::scenario_faults(&j);
+        let config = Config { fault_kinds, max_faults, ..config(2, 0, true) };
+        for seed in 0..40u64 {
+            let mut w = initial_world(&j, &config);
+            let mut now = ftsim::ids::SimTime::ZERO;
+            let mut env = ExploreEnv { hasher: None, lines: None };
+            let _ = fingerprint(&w);
+            for depth in 0..200u64 {
+                let (events, _) = choices(&w, &config);
+                if events.is_empty() {
+                    break;
+                }
+                let before = fingerprint(&w);
+                let mut next = w.clone();
+                for &e in &events {
+                    let mut t = now;
+                    step(&mut next, &mut t, e, &mut env);
+                    let cached = fingerprint(&next);
+                    assert_eq!(cached, fingerprint(&next.clone()), "{file}: a stale cached hash");
+                    next.reset_to(&w);
+                    assert!(next == w, "{file}: reset_to left a difference after {e:?}");
+                    assert_eq!(fingerprint(&next), before);
+                    checked += 1;
+                }
+                // Go on along a pseudo-random successor.
+                let pick = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 7).wrapping_add(depth * 31);
+                let e = events[(pick % events.len() as u64) as usize];
+                step(&mut w, &mut now, e, &mut env);
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} successors checked");
+}

@@ -481,6 +481,10 @@ pub fn explore(
             }
         }
         done.clear();
+        // The successor is computed in `next`, a copy of this node's world. A successor seen
+        // before is put back to this node's world cheaply (`reset_to` copies what the event
+        // touched) and serves for the next event; a new one goes to the frontier.
+        let mut spare: Option<Box<World>> = None;
         for (i, &e) in events.iter().enumerate() {
             let k = keys.get(i).copied().unwrap_or(0);
             if config.reduce && sleeps.contains(node.sleep, k) {
@@ -489,10 +493,14 @@ pub fn explore(
             if node.only.as_ref().is_some_and(|only| !only.contains(&k)) {
                 continue;
             }
-            let mut next = pool.copy_of(&node.world);
+            let mut next = match spare.take() {
+                Some(w) => w,
+                None => pool.copy_of(&node.world),
+            };
             let mut now = node.now;
             if !step(&mut next, &mut now, e, &mut env) {
-                pool.recycle(next);
+                next.reset_to(&node.world);
+                spare = Some(next);
                 continue;
             }
             out.transitions += 1;
@@ -507,7 +515,8 @@ pub fn explore(
             let fp = fingerprint(&next);
             let Some(admit) = visited.admit(fp, sleep, node.depth + 1, reexpand, &mut sleeps)
             else {
-                pool.recycle(next);
+                next.reset_to(&node.world);
+                spare = Some(next);
                 continue;
             };
             let id = parents.len() as u32;
@@ -546,6 +555,9 @@ pub fn explore(
                 revisit: false,
                 id,
             });
+        }
+        if let Some(w) = spare {
+            pool.recycle(w);
         }
         pool.recycle(node.world);
     }

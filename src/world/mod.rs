@@ -18,6 +18,7 @@ pub mod output;
 mod recovery;
 pub mod store;
 mod task;
+pub mod tracked;
 
 use crate::graph::Job;
 use crate::ids::{ChannelId, CheckpointId, NodeId, SimTime, TaskId};
@@ -32,6 +33,7 @@ use output::SinkOutput;
 use std::sync::Arc;
 use store::{Store, TaskSnapshot};
 pub use task::{Gate, SourceTask, TaskKind, TaskState, TaskStatus};
+pub use tracked::Tracked;
 
 /// Something that can happen in the world. A closed set: drivers enumerate these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -250,10 +252,10 @@ pub struct Violation {
 #[derive(Debug, PartialEq, Eq)]
 pub struct World {
     pub job: JobRef,
-    pub tasks: Vec<TaskState>,
-    pub channels: Vec<Channel>,
+    pub tasks: Vec<Tracked<TaskState>>,
+    pub channels: Vec<Tracked<Channel>>,
     /// One per operator; only sinks' are ever written.
-    pub outputs: Vec<SinkOutput>,
+    pub outputs: Vec<Tracked<SinkOutput>>,
     pub finished_tasks: u32,
     pub counters: Counters,
     /// The coordinator; `None` while it is crashed.
@@ -423,16 +425,19 @@ impl World {
     /// The world at time zero: every task running from its initial state, channels empty.
     /// Call [`World::start`] before the first event.
     pub fn new(job: Arc<Job>, faults: Vec<PlannedFault>) -> World {
-        let tasks =
-            (0..job.tasks.len()).map(|t| TaskState::initial(&job, TaskId(t as u32), 0)).collect();
-        let channels = vec![Channel::default(); job.channels.len()];
+        let tasks = (0..job.tasks.len())
+            .map(|t| Tracked::new(TaskState::initial(&job, TaskId(t as u32), 0)))
+            .collect();
+        let channels = vec![Tracked::default(); job.channels.len()];
         let outputs = job
             .scenario
             .operators
             .iter()
             .map(|op| match op.kind {
-                OpKind::Sink { delivery } => SinkOutput::new(delivery, job.scenario.keys.len()),
-                _ => SinkOutput::default(),
+                OpKind::Sink { delivery } => {
+                    Tracked::new(SinkOutput::new(delivery, job.scenario.keys.len()))
+                }
+                _ => Tracked::default(),
             })
             .collect();
         let checkpointing = job.scenario.checkpointing.mode != CheckpointMode::Disabled;

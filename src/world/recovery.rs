@@ -25,7 +25,7 @@ impl World {
         let mut w = World::new(job, Vec::new());
         for (i, mark) in cp.external.iter().enumerate() {
             if w.outputs[i].delivery.is_some() {
-                w.outputs[i] = mark.rewind(&from.outputs[i]);
+                *w.outputs[i] = mark.rewind(&from.outputs[i]);
             }
         }
         // The store as it was: every checkpoint completed up to this one.
@@ -375,7 +375,7 @@ impl World {
             s.start = now;
         }
         state.busy_until = now;
-        self.tasks[t.index()] = state;
+        *self.tasks[t.index()] = state;
         self.restarting[t.index()] = false;
         self.run_sink_cmds(&job, t, sink_cmds, now, env);
         let checkpoint: Option<CheckpointId> = cp.map(|c| c.id);

@@ -1,0 +1,215 @@
+//! A part of the world that remembers its own fingerprint until it is changed.
+//!
+//! The explorer fingerprints every successor it computes, and one event changes only one or
+//! two tasks and channels. `Tracked<T>` caches the hash of its value; any mutable access (the
+//! only way to change the value is through `DerefMut`) forgets it. A world's fingerprint then
+//! re-hashes only what changed. The same mark tells the explorer which parts an event
+//! touched, so it can put a successor back to its parent's state by copying those parts only
+//! (`World::reset_to`).
+//!
+//! The cache is a `Cell`: a world is never shared between threads while it runs (it is
+//! `Send`, not `Sync`).
+
+use super::World;
+use crate::explore::FpHasher;
+use std::cell::Cell;
+use std::hash::{Hash, Hasher};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+pub struct Tracked<T> {
+    value: T,
+    /// The fingerprint of `value`; 0 when unknown (changed since it was last hashed).
+    hash: Cell<u64>,
+    /// Changed since this copy was made.
+    touched: bool,
+}
+
+impl<T> Tracked<T> {
+    pub fn new(value: T) -> Tracked<T> {
+        Tracked { value, hash: Cell::new(0), touched: false }
+    }
+
+    /// Whether the value may have changed since this copy was made (by `clone` or
+    /// `clone_from`).
+    pub fn touched(&self) -> bool {
+        self.touched
+    }
+
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> Deref for Tracked<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> DerefMut for Tracked<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        self.hash.set(0);
+        self.touched = true;
+        &mut self.value
+    }
+}
+
+/// `clone` makes a fresh copy that hashes its value anew when asked; `clone_from` (what the
+/// explorer uses on its hot path) carries the cached hash over.
+impl<T: Clone> Clone for Tracked<T> {
+    fn clone(&self) -> Self {
+        Tracked::new(self.value.clone())
+    }
+
+    fn clone_from(&mut self, src: &Self) {
+        self.value.clone_from(&src.value);
+        self.hash.set(src.hash.get());
+        self.touched = false;
+    }
+}
+
+impl<T: Hash> Hash for Tracked<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut h = self.hash.get();
+        if h == 0 {
+            let mut one = FpHasher::default();
+            self.value.hash(&mut one);
+            h = one.finish().max(1);
+            self.hash.set(h);
+        }
+        state.write_u64(h);
+    }
+}
+
+impl<T: PartialEq> PartialEq for Tracked<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T: Eq> Eq for Tracked<T> {}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Tracked<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<T: Default> Default for Tracked<T> {
+    fn default() -> Self {
+        Tracked::new(T::default())
+    }
+}
+
+impl World {
+    /// Makes this world equal to `src` again, given that it was a copy of `src` (by `clone`,
+    /// `clone_from` or `reset_to`) and has changed since only by events: copies back the
+    /// tasks, channels and sink outputs that were touched (see [`Tracked`]) and every other
+    /// field. What the explorer does between two successors of one state.
+    pub fn reset_to(&mut self, src: &World) {
+        fn parts<T: Clone>(dst: &mut Vec<Tracked<T>>, src: &[Tracked<T>]) {
+            if dst.len() != src.len() {
+                *dst = src.to_vec();
+                return;
+            }
+            for (d, s) in dst.iter_mut().zip(src) {
+                if d.touched() {
+                    d.clone_from(s);
+                }
+            }
+        }
+        let World {
+            job,
+            tasks,
+            channels,
+            outputs,
+            finished_tasks,
+            counters,
+            coordinator,
+            store,
+            control,
+            timers,
+            uploads,
+            nodes_up,
+            links_down,
+            faults,
+            armed,
+            restart,
+            restarting,
+            attempts,
+            source_high,
+            job_failed,
+            violations,
+            next_id,
+            injectable,
+            scratch,
+        } = self;
+        // Shared and fixed for a run.
+        debug_assert!(Arc::ptr_eq(&job.0, &src.job.0));
+        debug_assert!(Arc::ptr_eq(&faults.0, &src.faults.0));
+        debug_assert!(Arc::ptr_eq(&injectable.0, &src.injectable.0));
+        parts(tasks, &src.tasks);
+        parts(channels, &src.channels);
+        parts(outputs, &src.outputs);
+        finished_tasks.clone_from(&src.finished_tasks);
+        counters.clone_from(&src.counters);
+        coordinator.clone_from(&src.coordinator);
+        store.clone_from(&src.store);
+        control.clone_from(&src.control);
+        timers.clone_from(&src.timers);
+        uploads.clone_from(&src.uploads);
+        nodes_up.clone_from(&src.nodes_up);
+        links_down.clone_from(&src.links_down);
+        armed.clone_from(&src.armed);
+        restart.clone_from(&src.restart);
+        restarting.clone_from(&src.restarting);
+        attempts.clone_from(&src.attempts);
+        source_high.clone_from(&src.source_high);
+        job_failed.clone_from(&src.job_failed);
+        violations.clone_from(&src.violations);
+        next_id.clone_from(&src.next_id);
+        scratch.clone_from(&src.scratch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp<T: Hash>(x: &T) -> u64 {
+        let mut h = FpHasher::default();
+        x.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn a_tracked_value_hashes_as_its_value_does_whether_cached_or_not() {
+        let mut t = Tracked::new(vec![1u32, 2, 3]);
+        let first = fp(&t);
+        assert_eq!(fp(&t), first);
+        t.push(4);
+        let changed = fp(&t);
+        assert_ne!(changed, first);
+        assert_eq!(changed, fp(&Tracked::new(vec![1u32, 2, 3, 4])));
+    }
+
+    #[test]
+    fn a_copy_carries_the_cached_hash_and_is_untouched_until_changed() {
+        let mut a = Tracked::new(vec![7u8]);
+        let _ = fp(&a);
+        let mut b = Tracked::new(Vec::new());
+        b.clone_from(&a);
+        assert!(!b.touched());
+        assert_eq!(fp(&a), fp(&b));
+        a.clear();
+        assert!(a.touched() && !b.touched());
+        // Hashing a changed value does not make it untouched.
+        let _ = fp(&a);
+        assert!(a.touched());
+    }
+}
