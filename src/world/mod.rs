@@ -259,8 +259,8 @@ pub struct World {
     pub finished_tasks: u32,
     pub counters: Counters,
     /// The coordinator; `None` while it is crashed.
-    pub coordinator: Option<Coordinator>,
-    pub store: Store,
+    pub coordinator: Option<Tracked<Coordinator>>,
+    pub store: Tracked<Store>,
     pub control: Vec<ControlMsg>,
     pub timers: Vec<Timer>,
     pub uploads: Vec<Upload>,
@@ -442,8 +442,9 @@ impl World {
             .collect();
         let checkpointing = job.scenario.checkpointing.mode != CheckpointMode::Disabled;
         let endpoints = usize::from(job.scenario.nodes) + 1;
-        let coordinator = checkpointing
-            .then(|| Coordinator::new(coordinator_config(&job), CheckpointId(1), None));
+        let coordinator = checkpointing.then(|| {
+            Tracked::new(Coordinator::new(coordinator_config(&job), CheckpointId(1), None))
+        });
         let n = job.tasks.len();
         World {
             tasks,
@@ -452,7 +453,7 @@ impl World {
             finished_tasks: 0,
             counters: Counters::default(),
             coordinator,
-            store: Store::default(),
+            store: Tracked::default(),
             control: Vec::new(),
             timers: Vec::new(),
             uploads: Vec::new(),

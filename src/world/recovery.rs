@@ -4,7 +4,7 @@
 //! checkpoint with sources rewound.
 
 use super::store::{CompletedCheckpoint, TaskSnapshot};
-use super::{Env, Event, TaskKind, TaskState, TaskStatus, TimerKind, World};
+use super::{Env, Event, TaskKind, TaskState, TaskStatus, TimerKind, Tracked, World};
 use crate::ids::{CheckpointId, NodeId, SimTime, TaskId};
 use crate::protocol::coordinator::{Coordinator, FailureReason};
 use crate::protocol::restart::RestartDecision;
@@ -34,7 +34,7 @@ impl World {
         );
         w.store.next_id = CheckpointId(cp.id.0 + 1);
         let config = super::coordinator_config(&w.job);
-        w.coordinator = Some(Coordinator::new(config, w.store.next_id, Some(cp.id)));
+        w.coordinator = Some(Tracked::new(Coordinator::new(config, w.store.next_id, Some(cp.id))));
         w.attempts = cp.attempts.clone();
         // "Live" source positions, for the `no_source_rewind` mutation: where they ended.
         w.source_high = from.source_high.clone();
@@ -126,8 +126,11 @@ impl World {
     /// restarted from the latest completed checkpoint.
     pub(super) fn coordinator_up(&mut self, now: SimTime, env: &mut impl Env) {
         let config = super::coordinator_config(&self.job);
-        self.coordinator =
-            Some(Coordinator::new(config, self.store.next_id, self.store.latest_id()));
+        self.coordinator = Some(Tracked::new(Coordinator::new(
+            config,
+            self.store.next_id,
+            self.store.latest_id(),
+        )));
         self.record(now, TraceEvent::CoordinatorRestarted, env);
         if self.is_finished() || self.job_failed {
             return;
@@ -274,14 +277,16 @@ impl World {
             return;
         }
         // Mutation `restore_older_checkpoint`: the one before the latest, if there is one.
-        let n = self.store.completed.len();
+        // The list of completed checkpoints is shared: holding it costs no copy.
+        let completed = self.store.completed.clone();
+        let n = completed.len();
         let latest = if self.mutated(Mutation::RestoreOlderCheckpoint) && n >= 2 {
-            self.store.completed.get(n - 2).cloned()
+            completed.get(n - 2)
         } else {
-            self.store.latest().cloned()
+            completed.last()
         };
         for &t in &waiting {
-            self.restore_task(t, latest.as_ref(), now, env);
+            self.restore_task(t, latest, now, env);
         }
         // Restored finished tasks finish again at once (they re-send end of partition).
         let job = self.job.0.clone();

@@ -158,8 +158,13 @@ impl World {
         parts(outputs, &src.outputs);
         finished_tasks.clone_from(&src.finished_tasks);
         counters.clone_from(&src.counters);
-        coordinator.clone_from(&src.coordinator);
-        store.clone_from(&src.store);
+        match (coordinator.as_mut(), src.coordinator.as_ref()) {
+            (Some(c), Some(_)) if !c.touched() => {}
+            _ => coordinator.clone_from(&src.coordinator),
+        }
+        if store.touched() {
+            store.clone_from(&src.store);
+        }
         control.clone_from(&src.control);
         timers.clone_from(&src.timers);
         uploads.clone_from(&src.uploads);
