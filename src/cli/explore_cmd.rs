@@ -73,6 +73,9 @@ pub(super) fn explore_command(
             "depth": v.choices.len(),
         })).collect::<Vec<_>>(),
         "states_per_sec": result.states as f64 / secs,
+        // Successors computed, new or seen before: TLC's "states generated", stateright's
+        // `state_count`.
+        "transitions_per_sec": result.transitions as f64 / secs,
         "counterexample": counterexample,
         "reduction": config.reduce,
         "search": if config.bfs { "bfs" } else { "dfs" },
@@ -82,7 +85,7 @@ pub(super) fn explore_command(
         emit(&format!("{}\n", serde_json::to_string_pretty(&report).expect("reports serialize")));
     } else {
         let mut t = format!(
-            "{}  {}  {} states, {} transitions, depth {}, {}{} ({:.0} states/s)\n",
+            "{}  {}  {} states, {} transitions, depth {}, {}{} ({:.0} states/s, {:.0} transitions/s)\n",
             verdict.to_uppercase(),
             job.scenario.name,
             result.states,
@@ -96,7 +99,8 @@ pub(super) fn explore_command(
                 "INCOMPLETE (a budget ran out)"
             },
             if config.reduce { ", with partial-order reduction" } else { "" },
-            result.states as f64 / secs
+            result.states as f64 / secs,
+            result.transitions as f64 / secs
         );
         for v in &result.violations {
             t.push_str(&format!(

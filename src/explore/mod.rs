@@ -483,44 +483,60 @@ pub fn explore(
         done.clear();
         // The successor is computed in `next`, a copy of this node's world. A successor seen
         // before is put back to this node's world cheaply (`reset_to` copies what the event
-        // touched) and serves for the next event; a new one goes to the frontier.
+        // touched) and serves for the next event; a new one goes to the frontier. The last
+        // event, if no such copy is at hand, is applied to the node's own world: it is not
+        // needed after that.
+        let skip = |i: usize| {
+            let k = keys.get(i).copied().unwrap_or(0);
+            (config.reduce && sleeps.contains(node.sleep, k))
+                || node.only.as_ref().is_some_and(|only| !only.contains(&k))
+        };
+        let last = (0..events.len()).rev().find(|&i| !skip(i));
+        let (sleep0, only0, depth0, id0, now0) =
+            (node.sleep, node.only, node.depth, node.id, node.now);
+        let mut parent = Some(node.world);
         let mut spare: Option<Box<World>> = None;
         for (i, &e) in events.iter().enumerate() {
             let k = keys.get(i).copied().unwrap_or(0);
-            if config.reduce && sleeps.contains(node.sleep, k) {
+            if (config.reduce && sleeps.contains(sleep0, k))
+                || only0.as_ref().is_some_and(|only| !only.contains(&k))
+            {
                 continue;
             }
-            if node.only.as_ref().is_some_and(|only| !only.contains(&k)) {
-                continue;
-            }
-            let mut next = match spare.take() {
-                Some(w) => w,
-                None => pool.copy_of(&node.world),
+            let (mut next, own) = match spare.take() {
+                Some(w) => (w, false),
+                None if Some(i) == last => {
+                    (parent.take().expect("kept until the last event"), true)
+                }
+                None => (pool.copy_of(parent.as_ref().expect("kept until the last event")), false),
             };
-            let mut now = node.now;
+            // Puts a successor that is not kept back to the parent's state, for the next event.
+            let mut give_back = |mut next: Box<World>, spare: &mut Option<Box<World>>| {
+                if own {
+                    pool.recycle(next);
+                } else {
+                    next.reset_to(parent.as_ref().expect("kept while copies are made of it"));
+                    *spare = Some(next);
+                }
+            };
+            let mut now = now0;
             if !step(&mut next, &mut now, e, &mut env) {
-                next.reset_to(&node.world);
-                spare = Some(next);
+                give_back(next, &mut spare);
                 continue;
             }
             out.transitions += 1;
             // The successor sleeps on what this node explored before e, and on what it
             // already slept on, when those commute with e.
-            let sleep = if config.reduce {
-                sleeps.after(node.sleep, &done, k, &table)
-            } else {
-                SleepId::EMPTY
-            };
+            let sleep =
+                if config.reduce { sleeps.after(sleep0, &done, k, &table) } else { SleepId::EMPTY };
             done.push(k);
             let fp = fingerprint(&next);
-            let Some(admit) = visited.admit(fp, sleep, node.depth + 1, reexpand, &mut sleeps)
-            else {
-                next.reset_to(&node.world);
-                spare = Some(next);
+            let Some(admit) = visited.admit(fp, sleep, depth0 + 1, reexpand, &mut sleeps) else {
+                give_back(next, &mut spare);
                 continue;
             };
             let id = parents.len() as u32;
-            parents.push((node.id, e));
+            parents.push((id0, e));
             if admit.shallower || admit.only.is_some() {
                 // A state seen before: at a smaller depth (explore all of it again), or with
                 // events that slept then and are awake now. Its invariants were checked the
@@ -529,7 +545,7 @@ pub fn explore(
                 frontier.push_back(Node {
                     world: next,
                     now,
-                    depth: node.depth + 1,
+                    depth: depth0 + 1,
                     sleep: admit.sleep,
                     only,
                     revisit: true,
@@ -549,17 +565,16 @@ pub fn explore(
             frontier.push_back(Node {
                 world: next,
                 now,
-                depth: node.depth + 1,
+                depth: depth0 + 1,
                 sleep: admit.sleep,
                 only: None,
                 revisit: false,
                 id,
             });
         }
-        if let Some(w) = spare {
+        for w in spare.into_iter().chain(parent) {
             pool.recycle(w);
         }
-        pool.recycle(node.world);
     }
     out.complete = config.bfs || reexpand || !depth_cut;
     Ok(out)
