@@ -181,8 +181,15 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
 }
 
+/// Property tests draw their cases from a fixed seed, so that a test run is the same on every
+/// machine; set `PROPTEST_RNG_SEED` to explore other cases (a failure prints its input).
+fn rng_seed() -> proptest::test_runner::RngSeed {
+    let seed = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|v| v.parse().ok());
+    proptest::test_runner::RngSeed::Fixed(seed.unwrap_or(0x00f7_5131))
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), rng_seed: rng_seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn the_correct_protocol_never_violates_an_invariant_under_random_faults(
