@@ -593,3 +593,71 @@ fn bad_seed_ranges_and_shards_exit_2() {
     assert_exit(&ftsim(&["check", "no/such/dir"]), 2);
     assert_exit(&ftsim(&["replay", "scenarios/wordcount.json"]), 2);
 }
+
+#[test]
+fn explore_saves_a_counterexample_that_replay_reproduces() {
+    let dir = std::env::temp_dir().join(format!("ftsim-cli-explore-cx-{}", std::process::id()));
+    let dir_s = dir.to_str().expect("temp paths are UTF-8");
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir_s,
+    ]);
+    assert_exit(&o, 1);
+    let v = json(&o);
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["violations"][0]["invariant"], "commit_after_complete");
+    assert!(v["states"].as_u64().is_some_and(|n| n > 0));
+    assert!(v["transitions_per_sec"].as_f64().is_some_and(|r| r > 0.0));
+    let cx = v["counterexample"].as_str().expect("a counterexample file").to_string();
+    let r = ftsim(&["replay", &cx]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_exit(&r, 0);
+    assert!(stdout(&r).contains("reproduced"), "{}", stdout(&r));
+}
+
+#[test]
+fn explore_max_records_shortens_every_source_partition() {
+    let states = |n: &str| {
+        let o = ftsim(&[
+            "explore",
+            "scenarios/wordcount.json",
+            "--max-records",
+            n,
+            "--max-checkpoints",
+            "1",
+            "--dfs",
+            "--json",
+        ]);
+        assert_exit(&o, 0);
+        let v = json(&o);
+        assert_eq!(v["complete"], true, "{v}");
+        v["states"].as_u64().expect("a state count")
+    };
+    // Pinned: 500 generated records per partition cut to 0 and to 1.
+    assert_eq!(states("0"), 1821);
+    assert_eq!(states("1"), 33891);
+    // `data` partitions are cut too.
+    let o = ftsim(&[
+        "explore",
+        "scenarios/union.json",
+        "--max-records",
+        "1",
+        "--max-checkpoints",
+        "1",
+        "--dfs",
+    ]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("complete"), "{}", stdout(&o));
+}
+
+#[test]
+fn explore_of_an_invalid_scenario_exits_2() {
+    let f = TempFile::with("explore-invalid", "{\"name\": 3}");
+    let o = ftsim(&["explore", f.path()]);
+    assert_exit(&o, 2);
+}

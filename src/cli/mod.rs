@@ -112,6 +112,10 @@ pub enum Command {
         /// Checkpoints that may be triggered on one path.
         #[arg(long, default_value_t = 2)]
         max_checkpoints: u64,
+        /// Keep only the first N records of every source partition (the reference and the
+        /// counterexample use the shortened scenario too).
+        #[arg(long, value_name = "N")]
+        max_records: Option<u64>,
         /// Stop, incomplete, after this many distinct states.
         #[arg(long, default_value_t = 5_000_000)]
         max_states: u64,
@@ -317,6 +321,7 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             max_faults,
             fault_kinds,
             max_checkpoints,
+            max_records,
             max_states,
             max_seconds,
             dfs,
@@ -324,7 +329,11 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             out,
             json,
         } => {
-            let s = load(Some(&scenario))?;
+            let mut s = load(Some(&scenario))?;
+            if let Some(n) = max_records {
+                let shorter = explore::limit_records(&s.json, n);
+                s = scenario::load_value(&shorter, &s.origin).map_err(|e| Usage(e.to_string()))?;
+            }
             let job = Arc::new(Job::new(s));
             let (default_kinds, default_count) = explore::scenario_faults(&job);
             let fault_kinds = match fault_kinds {

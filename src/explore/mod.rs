@@ -580,6 +580,28 @@ pub fn explore(
     Ok(out)
 }
 
+/// The scenario `v` with at most `n` records in every source partition: generated sources
+/// generate fewer, and `data` partitions keep their first `n`. The records budget of an
+/// exploration (`ftsim explore --max-records`): it makes a scenario written for simulation
+/// small enough to explore, and the result is an ordinary scenario, so the reference and any
+/// counterexample file use it as it is.
+pub fn limit_records(v: &serde_json::Value, n: u64) -> serde_json::Value {
+    let mut v = v.clone();
+    if let Some(ops) = v["graph"]["operators"].as_array_mut() {
+        for op in ops.iter_mut().filter(|op| op["op"] == "source") {
+            if let Some(r) = op["generate"]["records"].as_u64() {
+                op["generate"]["records"] = r.min(n).into();
+            }
+            if let Some(parts) = op["data"].as_array_mut() {
+                for p in parts.iter_mut().filter_map(|p| p.as_array_mut()) {
+                    p.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+                }
+            }
+        }
+    }
+    v
+}
+
 /// A depth bound this large is taken as no bound: depth-first search does not re-expand
 /// states for it (see `explore`).
 pub const UNBOUNDED_DEPTH: u32 = 10_000;
