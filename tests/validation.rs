@@ -1688,3 +1688,21 @@ fn corrupted_scenario_files_give_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn syntax_error_columns_count_characters_not_bytes() {
+    // `x` is the 17th character of its line in the first two (16th on a line without the `{`);
+    // "ééé" takes six bytes.
+    assert_eq!(syntax_error("{\"name\": \"abc\", x}".as_bytes()), (1, 17));
+    assert_eq!(syntax_error("{\"name\": \"ééé\", x}".as_bytes()), (1, 17));
+    assert_eq!(
+        syntax_error("{\n\"description\": \"ü\",\n\"name\": \"ééé\", x}".as_bytes()),
+        (3, 16)
+    );
+}
+
+#[test]
+fn type_error_columns_count_characters_not_bytes() {
+    let e = rejected("{\n  \"description\": \"ünïcödé\", \"name\": 3}".as_bytes());
+    assert!(e.to_string().starts_with("t.json:2:37:"), "{e}");
+}

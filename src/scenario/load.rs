@@ -51,25 +51,21 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ScenarioFile, ScenarioError> 
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
-            return Err(classify(origin, path, inner, top_is_object(bytes)));
+            return Err(classify(origin, path, inner, bytes));
         }
     };
     // Trailing characters after the document.
     if let Err(e) = de.end() {
-        return Err(classify(origin, ".".into(), e, true));
+        return Err(classify(origin, ".".into(), e, bytes));
     }
     Ok(raw)
 }
 
-fn classify(
-    origin: &str,
-    path: String,
-    e: serde_json::Error,
-    top_is_object: bool,
-) -> ScenarioError {
+fn classify(origin: &str, path: String, e: serde_json::Error, bytes: &[u8]) -> ScenarioError {
     use serde_json::error::Category;
+    let top_is_object = top_is_object(bytes);
     let line = e.line().max(1);
-    let column = e.column().max(1);
+    let column = char_column(bytes, line, e.column().max(1));
     let message = strip_position(&e.to_string());
     match e.classify() {
         Category::Syntax | Category::Eof | Category::Io => {
@@ -88,6 +84,21 @@ fn classify(
             problems: vec![Problem { path, message, position: Some((line, column)) }],
         },
     }
+}
+
+/// serde_json counts columns in bytes; editors (and our other positions, see `Locator`) count
+/// characters. Converts byte column `byte_col` (1-based) of `line` (1-based) to characters.
+fn char_column(bytes: &[u8], line: usize, byte_col: usize) -> usize {
+    let start = if line <= 1 {
+        0
+    } else {
+        match bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(line - 2) {
+            Some((i, _)) => i + 1,
+            None => return byte_col,
+        }
+    };
+    let end = (start + byte_col - 1).min(bytes.len());
+    String::from_utf8_lossy(&bytes[start..end]).chars().count() + 1
 }
 
 fn top_is_object(bytes: &[u8]) -> bool {
