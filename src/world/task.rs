@@ -1,7 +1,7 @@
 //! The task runtime inside the world: one step of a task, routing of what it emits, and the
 //! movement of items from output queues onto the wire.
 
-use super::channel::Item;
+use super::channel::{Fifo, Item};
 use super::{Draw, Env, Event, World};
 use crate::graph::Job;
 use crate::ids::{ChannelId, CheckpointId, SimTime, TaskId};
@@ -12,7 +12,6 @@ use crate::protocol::sink::{SinkCmd, SinkMachine, Visible};
 use crate::record::{subtask_of_key_group, Record};
 use crate::scenario::model::{CheckpointMode, Mutation, OpKind, Partition};
 use crate::trace::TraceEvent;
-use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TaskStatus {
@@ -71,7 +70,7 @@ pub struct Gate {
     /// Inputs with data in their input queue and not blocked, in the order they became
     /// available. A task takes from the front and puts the input back at the end if it has
     /// more: round robin over inputs with data, as Flink's input gate does.
-    pub ready: VecDeque<u16>,
+    pub ready: Fifo<u16>,
     pub in_ready: Vec<bool>,
     /// Inputs that delivered their last record (end of data).
     pub ended: Vec<bool>,
@@ -88,7 +87,7 @@ clone_fields!(Gate { ready, in_ready, ended, open, blocked, watermarks, watermar
 impl Gate {
     fn new(inputs: usize) -> Gate {
         Gate {
-            ready: VecDeque::new(),
+            ready: Fifo::default(),
             in_ready: vec![false; inputs],
             ended: vec![false; inputs],
             open: inputs as u16,
