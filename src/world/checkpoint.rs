@@ -52,7 +52,7 @@ impl World {
                 }
                 BarrierOutput::Resume(input) => {
                     let channel = job.tasks[t.index()].inputs[usize::from(input)];
-                    let was_blocked = self.tasks[t.index()].gate.blocked[usize::from(input)];
+                    let was_blocked = self.tasks[t.index()].gate.inputs[usize::from(input)].blocked;
                     let has_data = !self.channels[channel.index()].input.is_empty();
                     self.tasks[t.index()].gate.resume(input, has_data);
                     if was_blocked {
@@ -137,7 +137,7 @@ impl World {
         if finishing && task.final_checkpoint.is_none() {
             task.final_checkpoint = Some(id);
         }
-        let end_of_data = task.gate.ended.clone();
+        let end_of_data: Vec<bool> = task.gate.inputs.iter().map(|x| x.ended).collect();
         let mut sink_cmds = Vec::new();
         let snapshot = match &mut task.kind {
             TaskKind::Source(s) => {
@@ -183,8 +183,8 @@ impl World {
             }
             if self.channels[c.index()].input.is_empty() {
                 let gate = &mut self.tasks[t.index()].gate;
-                if gate.in_ready[i] {
-                    gate.in_ready[i] = false;
+                if gate.inputs[i].in_ready {
+                    gate.inputs[i].in_ready = false;
                     gate.ready.retain(|&x| usize::from(x) != i);
                 }
             }

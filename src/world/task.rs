@@ -71,53 +71,66 @@ pub struct Gate {
     /// available. A task takes from the front and puts the input back at the end if it has
     /// more: round robin over inputs with data, as Flink's input gate does.
     pub ready: Fifo<u16>,
-    pub in_ready: Vec<bool>,
-    /// Inputs that delivered their last record (end of data).
-    pub ended: Vec<bool>,
+    /// Per input, in one flat list (copied in one piece).
+    pub inputs: Vec<Input>,
     /// Inputs not yet ended.
     pub open: u16,
-    /// Inputs blocked by barrier alignment.
-    pub blocked: Vec<bool>,
-    pub watermarks: Vec<i64>,
     pub watermark: i64,
 }
 
-clone_fields!(Gate { ready, in_ready, ended, open, blocked, watermarks, watermark });
+clone_fields!(Gate { ready, inputs, open, watermark });
+
+/// The state of one input of a task's gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Input {
+    /// Listed in `Gate::ready`.
+    pub in_ready: bool,
+    /// Delivered its last record (end of data).
+    pub ended: bool,
+    /// Blocked by barrier alignment.
+    pub blocked: bool,
+    pub watermark: i64,
+}
 
 impl Gate {
     fn new(inputs: usize) -> Gate {
         Gate {
             ready: Fifo::default(),
-            in_ready: vec![false; inputs],
-            ended: vec![false; inputs],
+            inputs: vec![
+                Input {
+                    in_ready: false,
+                    ended: false,
+                    blocked: false,
+                    watermark: i64::MIN
+                };
+                inputs
+            ],
             open: inputs as u16,
-            blocked: vec![false; inputs],
-            watermarks: vec![i64::MIN; inputs],
             watermark: i64::MIN,
         }
     }
 
     pub fn mark_ready(&mut self, input: u16) {
-        let i = usize::from(input);
-        if !self.in_ready[i] && !self.blocked[i] {
-            self.in_ready[i] = true;
+        let x = &mut self.inputs[usize::from(input)];
+        if !x.in_ready && !x.blocked {
+            x.in_ready = true;
             self.ready.push_back(input);
         }
     }
 
     /// Stops taking from `input` until it is resumed.
     pub fn block(&mut self, input: u16) {
-        let i = usize::from(input);
-        self.blocked[i] = true;
-        if self.in_ready[i] {
-            self.in_ready[i] = false;
+        let x = &mut self.inputs[usize::from(input)];
+        x.blocked = true;
+        if x.in_ready {
+            x.in_ready = false;
             self.ready.retain(|&x| x != input);
         }
     }
 
     /// Takes from `input` again; `has_data` says whether its input queue holds anything.
     pub fn resume(&mut self, input: u16, has_data: bool) {
-        self.blocked[usize::from(input)] = false;
+        self.inputs[usize::from(input)].blocked = false;
         if has_data {
             self.mark_ready(input);
         }
@@ -125,22 +138,16 @@ impl Gate {
 
     /// Marks `input` as having delivered its last record.
     pub fn end(&mut self, input: u16) {
-        let i = usize::from(input);
-        if !self.ended[i] {
-            self.ended[i] = true;
+        let x = &mut self.inputs[usize::from(input)];
+        if !x.ended {
+            x.ended = true;
             self.open -= 1;
         }
     }
 
     /// The minimum watermark over inputs that have not ended.
     fn combined(&self) -> i64 {
-        self.watermarks
-            .iter()
-            .zip(&self.ended)
-            .filter(|(_, e)| !**e)
-            .map(|(w, _)| *w)
-            .min()
-            .unwrap_or(i64::MAX)
+        self.inputs.iter().filter(|x| !x.ended).map(|x| x.watermark).min().unwrap_or(i64::MAX)
     }
 }
 
@@ -281,7 +288,7 @@ impl World {
         let ch = &mut self.channels[c.index()];
         let item = ch.input.pop_front().expect("a ready input has data");
         if ch.input.is_empty() {
-            task.gate.in_ready[usize::from(input)] = false;
+            task.gate.inputs[usize::from(input)].in_ready = false;
         } else {
             task.gate.ready.push_back(input);
         }
@@ -298,7 +305,7 @@ impl World {
             Item::Watermark(w) => {
                 let gate = &mut self.tasks[t.index()].gate;
                 let i = usize::from(input);
-                gate.watermarks[i] = gate.watermarks[i].max(w);
+                gate.inputs[i].watermark = gate.inputs[i].watermark.max(w);
                 self.advance_watermark(job, t, now, env);
             }
             Item::EndOfData => self.input_ended(job, t, input, now, env),
@@ -315,7 +322,7 @@ impl World {
     /// An input delivered its last record.
     fn input_ended(&mut self, job: &Job, t: TaskId, input: u16, now: SimTime, env: &mut impl Env) {
         let gate = &mut self.tasks[t.index()].gate;
-        if gate.ended[usize::from(input)] {
+        if gate.inputs[usize::from(input)].ended {
             // Only a broken protocol delivers end of data twice (an inconsistent restore);
             // the final results were emitted already.
             return;
