@@ -138,6 +138,19 @@ impl VisitedSet {
         true
     }
 
+    /// Marks a seen state as never to be explored again (it violates an invariant and was not
+    /// expanded): it now counts as explored with nothing asleep, which covers every arrival.
+    pub fn settle(&mut self, fp: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let i = self.slot(fp);
+        if self.slots[i].key == fp {
+            self.slots[i].sleep = SleepId::EMPTY;
+            self.slots[i].depth = 0;
+        }
+    }
+
     /// Whether a state reached with sleep set `sleep` must be explored, and how. A new state
     /// is explored with `sleep`. A seen state was explored before with the stored sleep set
     /// T: if T is part of `sleep`, nothing new can come of it; otherwise the events that slept
@@ -189,4 +202,52 @@ pub struct Admit {
     pub only: Option<Vec<u64>>,
     /// Reached by a shorter path than before: explore all of it again (within the bounds).
     pub shallower: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_new_once_then_revisited_only_for_events_that_slept() {
+        let mut sleeps = Sleeps::default();
+        let mut v = VisitedSet::default();
+        let ab = sleeps.intern(&[1, 2]);
+        let b = sleeps.intern(&[2]);
+        let first = v.admit(7, ab, 3, false, &mut sleeps).expect("new");
+        assert_eq!((first.sleep, first.only), (ab, None));
+        // Reached again with more asleep: nothing new.
+        assert!(v.admit(7, ab, 3, false, &mut sleeps).is_none());
+        // Reached with 1 awake: explore 1 only, and remember {2}.
+        let again = v.admit(7, b, 3, false, &mut sleeps).expect("a revisit");
+        assert_eq!((again.sleep, again.only), (b, Some(vec![1])));
+        assert!(v.admit(7, b, 3, false, &mut sleeps).is_none());
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn a_settled_state_is_never_explored_again() {
+        let mut sleeps = Sleeps::default();
+        let mut v = VisitedSet::default();
+        let ab = sleeps.intern(&[1, 2]);
+        assert!(v.admit(9, ab, 5, true, &mut sleeps).is_some());
+        v.settle(9);
+        assert!(v.admit(9, SleepId::EMPTY, 5, true, &mut sleeps).is_none());
+        // Not even from a shallower path under a depth bound.
+        assert!(v.admit(9, SleepId::EMPTY, 1, true, &mut sleeps).is_none());
+    }
+
+    #[test]
+    fn under_a_depth_bound_a_shallower_arrival_is_explored_in_full_again() {
+        let mut sleeps = Sleeps::default();
+        let mut v = VisitedSet::default();
+        let a = sleeps.intern(&[1]);
+        assert!(v.admit(4, a, 8, true, &mut sleeps).is_some());
+        let again = v.admit(4, a, 2, true, &mut sleeps).expect("shallower");
+        assert!(again.shallower);
+        // Without re-expansion (no depth bound), it is not.
+        let mut w = VisitedSet::default();
+        assert!(w.admit(4, a, 8, false, &mut sleeps).is_some());
+        assert!(w.admit(4, a, 2, false, &mut sleeps).is_none());
+    }
 }

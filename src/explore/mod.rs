@@ -337,6 +337,8 @@ struct Node {
     revisit: bool,
     /// Index of this node's entry in the parent table (for the choice log).
     id: u32,
+    /// The world's fingerprint.
+    fp: u64,
 }
 
 /// Worlds kept for reuse: a successor is computed in a recycled world (`clone_from` keeps its
@@ -380,7 +382,8 @@ pub fn explore(
     // parent[i] = (parent id, event) for the choice log of node i.
     let mut parents: Vec<(u32, Event)> = vec![(u32::MAX, Event::Step(crate::ids::TaskId(0)))];
     let root = initial_world(job, config);
-    visited.insert(fingerprint(&root));
+    let root_fp = fingerprint(&root);
+    visited.insert(root_fp);
     let mut frontier: VecDeque<Node> = VecDeque::new();
     frontier.push_back(Node {
         world: Box::new(root),
@@ -390,6 +393,7 @@ pub fn explore(
         only: None,
         revisit: false,
         id: 0,
+        fp: root_fp,
     });
     out.states = 1;
     let mut env = ExploreEnv { hasher: None, lines: None };
@@ -434,6 +438,8 @@ pub fn explore(
             if config.stop_at_first {
                 return Ok(out);
             }
+            // A violating state is not expanded: nor may a later arrival at it be.
+            visited.settle(node.fp);
             pool.recycle(node.world);
             continue;
         }
@@ -463,7 +469,7 @@ pub fn explore(
             continue;
         }
         if node.depth >= config.max_depth {
-            out.bounded_states += 1;
+            out.bounded_states += u64::from(!revisit);
             depth_cut = true;
             pool.recycle(node.world);
             continue;
@@ -550,6 +556,7 @@ pub fn explore(
                     only,
                     revisit: true,
                     id,
+                    fp,
                 });
                 continue;
             }
@@ -570,6 +577,7 @@ pub fn explore(
                 only: None,
                 revisit: false,
                 id,
+                fp,
             });
         }
         for w in spare.into_iter().chain(parent) {

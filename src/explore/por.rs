@@ -130,7 +130,7 @@ impl Sleeps {
     }
 
     /// The name of the sorted, duplicate-free set `keys`.
-    fn intern(&mut self, keys: &[u64]) -> SleepId {
+    pub(crate) fn intern(&mut self, keys: &[u64]) -> SleepId {
         if keys.is_empty() {
             return SleepId::EMPTY;
         }
@@ -180,8 +180,9 @@ impl Sleeps {
         self.sets.len()
     }
 
+    /// Whether no set but the empty one was ever made.
     pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
+        self.sets.len() == 1
     }
 }
 

@@ -83,10 +83,16 @@ impl Channel {
 /// into another (`clone_from`, which the explorer does for every touched channel) is one
 /// `memcpy` into the existing allocation. Taken elements are reclaimed when the queue
 /// empties, or by moving the live part down once more than half the buffer is dead.
-#[derive(Debug)]
 pub struct Fifo<T> {
     buf: Vec<T>,
     head: usize,
+}
+
+/// Shows the live items only, as a list.
+impl<T: Copy + std::fmt::Debug> std::fmt::Debug for Fifo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
 }
 
 impl<T> Default for Fifo<T> {

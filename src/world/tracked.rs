@@ -1,8 +1,10 @@
 //! A part of the world that remembers its own fingerprint until it is changed.
 //!
 //! The explorer fingerprints every successor it computes, and one event changes only one or
-//! two tasks and channels. `Tracked<T>` caches the hash of its value; any mutable access (the
-//! only way to change the value is through `DerefMut`) forgets it. A world's fingerprint then
+//! two tasks and channels. `Tracked<T>` caches the hash of its value; any mutable access
+//! (`DerefMut`) forgets it and marks the part touched. A part can also change by being replaced
+//! whole: a new `Tracked` is therefore born touched. (Swapping two parts with
+//! `std::mem::swap` would change a world unseen; nothing does.) A world's fingerprint then
 //! re-hashes only what changed. The same mark tells the explorer which parts an event
 //! touched, so it can put a successor back to its parent's state by copying those parts only
 //! (`World::reset_to`).
@@ -26,8 +28,11 @@ pub struct Tracked<T> {
 }
 
 impl<T> Tracked<T> {
+    /// A new part, marked touched: assigning it over a part of a world (`w.tasks[i] =
+    /// Tracked::new(..)`) is then a change that `World::reset_to` sees. (Swapping two parts
+    /// with `std::mem::swap` would not be seen; the world never does.)
     pub fn new(value: T) -> Tracked<T> {
-        Tracked { value, hash: Cell::new(0), touched: false }
+        Tracked { value, hash: Cell::new(0), touched: true }
     }
 
     /// Whether the value may have changed since this copy was made (by `clone` or
@@ -63,7 +68,7 @@ impl<T> DerefMut for Tracked<T> {
 /// explorer uses on its hot path) carries the cached hash over.
 impl<T: Clone> Clone for Tracked<T> {
     fn clone(&self) -> Self {
-        Tracked::new(self.value.clone())
+        Tracked { value: self.value.clone(), hash: Cell::new(0), touched: false }
     }
 
     fn clone_from(&mut self, src: &Self) {
@@ -216,5 +221,16 @@ mod tests {
         // Hashing a changed value does not make it untouched.
         let _ = fp(&a);
         assert!(a.touched());
+    }
+
+    #[test]
+    fn a_part_replaced_whole_counts_as_touched_and_a_copy_does_not() {
+        let mut parts = vec![Tracked::new(1u32), Tracked::new(2)];
+        let copy = parts.clone();
+        assert!(copy.iter().all(|p| !p.touched()));
+        parts.clone_from(&copy);
+        assert!(parts.iter().all(|p| !p.touched()));
+        parts[0] = Tracked::new(5);
+        assert!(parts[0].touched() && !parts[1].touched());
     }
 }
