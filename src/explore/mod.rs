@@ -15,16 +15,20 @@
 //! other is not explored first again from the successor (see [`footprint`]).
 
 mod fingerprint;
+mod menu;
+mod path;
 mod por;
 
 use crate::check::invariants::output_invariants;
 use crate::check::reference::{self, Reference};
 use crate::graph::Job;
-use crate::ids::{NodeId, SimTime};
-use crate::scenario::model::{Endpoint, FaultAction, FaultKindName, Invariant};
+use crate::ids::SimTime;
+use crate::scenario::model::{FaultKindName, Invariant};
 use crate::trace::{TraceEvent, TraceHasher};
 use crate::world::{Draw, Env, Event, FaultMenu, World};
 pub use fingerprint::{fingerprint, FpHasher, VisitedSet};
+pub use menu::{fault_menu, limit_records, scenario_faults};
+pub use path::{event_name, parse_event, replay, replay_traced};
 use por::{Footprints, SleepId, Sleeps};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -114,41 +118,6 @@ impl Env for ExploreEnv {
             lines.push(event.to_json_line(now, job));
         }
     }
-}
-
-/// The faults the explorer may inject into `job`, for the given kinds.
-pub fn fault_menu(job: &Job, kinds: &[FaultKindName]) -> Vec<FaultAction> {
-    let mut menu = Vec::new();
-    for kind in kinds {
-        match kind {
-            FaultKindName::CrashTask => {
-                for t in 0..job.tasks.len() {
-                    let info = &job.tasks[t];
-                    menu.push(FaultAction::CrashTask { operator: info.op, subtask: info.subtask });
-                }
-            }
-            FaultKindName::CrashNode => {
-                for n in 0..job.scenario.nodes {
-                    menu.push(FaultAction::CrashNode { node: NodeId(n), restart_after_ms: 1 });
-                }
-            }
-            FaultKindName::Partition => {
-                let eps: Vec<Endpoint> = std::iter::once(Endpoint::Coordinator)
-                    .chain((0..job.scenario.nodes).map(|n| Endpoint::Node(NodeId(n))))
-                    .collect();
-                for (i, a) in eps.iter().enumerate() {
-                    for b in &eps[i + 1..] {
-                        menu.push(FaultAction::Partition { a: *a, b: *b, duration_ms: 1 });
-                    }
-                }
-            }
-            FaultKindName::StorageFail => menu.push(FaultAction::StorageFail { duration_ms: 1 }),
-            FaultKindName::CrashCoordinator => {
-                menu.push(FaultAction::CrashCoordinator { restart_after_ms: 1 })
-            }
-        }
-    }
-    menu
 }
 
 /// The initial world of an exploration: no scheduled faults, the fault menu, started at 0.
@@ -588,116 +557,6 @@ pub fn explore(
     Ok(out)
 }
 
-/// The scenario `v` with at most `n` records in every source partition: generated sources
-/// generate fewer, and `data` partitions keep their first `n`. The records budget of an
-/// exploration (`ftsim explore --max-records`): it makes a scenario written for simulation
-/// small enough to explore, and the result is an ordinary scenario, so the reference and any
-/// counterexample file use it as it is.
-pub fn limit_records(v: &serde_json::Value, n: u64) -> serde_json::Value {
-    let mut v = v.clone();
-    if let Some(ops) = v["graph"]["operators"].as_array_mut() {
-        for op in ops.iter_mut().filter(|op| op["op"] == "source") {
-            if let Some(r) = op["generate"]["records"].as_u64() {
-                op["generate"]["records"] = r.min(n).into();
-            }
-            if let Some(parts) = op["data"].as_array_mut() {
-                for p in parts.iter_mut().filter_map(|p| p.as_array_mut()) {
-                    p.truncate(usize::try_from(n).unwrap_or(usize::MAX));
-                }
-            }
-        }
-    }
-    v
-}
-
 /// A depth bound this large is taken as no bound: depth-first search does not re-expand
 /// states for it (see `explore`).
 pub const UNBOUNDED_DEPTH: u32 = 10_000;
-
-/// Replays a choice log from the initial world; returns the final world and the trace hash,
-/// or the index of the first choice that was not enabled.
-pub fn replay(job: &Arc<Job>, config: &Config, choices: &[Event]) -> Result<(World, u64), usize> {
-    replay_traced(job, config, choices, false).map(|(w, h, _)| (w, h))
-}
-
-/// [`replay`], also returning the trace as JSON lines when `trace` is set.
-pub fn replay_traced(
-    job: &Arc<Job>,
-    config: &Config,
-    choices: &[Event],
-    trace: bool,
-) -> Result<(World, u64, Vec<String>), usize> {
-    let mut w = initial_world(job, config);
-    let lines = trace.then(|| (job.clone(), Vec::new()));
-    let mut env = ExploreEnv { hasher: Some(TraceHasher::default()), lines };
-    let mut now = SimTime::ZERO;
-    for (i, &e) in choices.iter().enumerate() {
-        if !step(&mut w, &mut now, e, &mut env) {
-            return Err(i);
-        }
-    }
-    let hash = env.hasher.map_or(0, |h| h.finish());
-    Ok((w, hash, env.lines.map(|(_, l)| l).unwrap_or_default()))
-}
-
-/// A choice as people (and counterexample files) write it: `step count[0]`,
-/// `deliver words[0]->count[0]`, `control 7`, `timer 3`, `upload 5`, `inject 2`.
-pub fn event_name(job: &Job, e: Event) -> String {
-    match e {
-        Event::Step(t) => format!("step {}", job.task_name(t)),
-        Event::Deliver(c) => format!("deliver {}", job.channel_name(c)),
-        Event::Control(id) => format!("control {id}"),
-        Event::Timer(id) => format!("timer {id}"),
-        Event::Upload(id) => format!("upload {id}"),
-        Event::Inject(i) => format!("inject {i}"),
-    }
-}
-
-/// Parses what [`event_name`] wrote.
-pub fn parse_event(job: &Job, s: &str) -> Option<Event> {
-    let (verb, arg) = s.split_once(' ')?;
-    match verb {
-        "step" => (0..job.tasks.len())
-            .map(|t| crate::ids::TaskId(t as u32))
-            .find(|t| job.task_name(*t) == arg)
-            .map(Event::Step),
-        "deliver" => (0..job.channels.len())
-            .map(|c| crate::ids::ChannelId(c as u32))
-            .find(|c| job.channel_name(*c) == arg)
-            .map(Event::Deliver),
-        "control" => arg.parse().ok().map(Event::Control),
-        "timer" => arg.parse().ok().map(Event::Timer),
-        "upload" => arg.parse().ok().map(Event::Upload),
-        "inject" => arg.parse().ok().map(Event::Inject),
-        _ => None,
-    }
-}
-
-/// The explorer's defaults for a scenario: the fault kinds its `faults` use, and as many
-/// faults as it plans (random entries count with their `max_faults`).
-pub fn scenario_faults(job: &Job) -> (Vec<FaultKindName>, u32) {
-    use crate::scenario::model::Fault;
-    let mut kinds = Vec::new();
-    let mut count = 0u32;
-    for f in &job.scenario.faults {
-        match f {
-            Fault::Planned { action, .. } => {
-                count += 1;
-                kinds.push(match action {
-                    FaultAction::CrashNode { .. } => FaultKindName::CrashNode,
-                    FaultAction::CrashTask { .. } => FaultKindName::CrashTask,
-                    FaultAction::Partition { .. } => FaultKindName::Partition,
-                    FaultAction::StorageFail { .. } => FaultKindName::StorageFail,
-                    FaultAction::CrashCoordinator { .. } => FaultKindName::CrashCoordinator,
-                });
-            }
-            Fault::Random(r) => {
-                count += r.max_faults;
-                kinds.extend(r.kinds.iter().copied());
-            }
-        }
-    }
-    kinds.sort();
-    kinds.dedup();
-    (kinds, count)
-}
