@@ -33,7 +33,7 @@ use output::SinkOutput;
 use std::sync::Arc;
 use store::{Store, TaskSnapshot};
 pub use task::{Gate, SourceTask, TaskKind, TaskState, TaskStatus};
-pub use tracked::Tracked;
+pub use tracked::{Multiset, Tracked};
 
 /// Something that can happen in the world. A closed set: drivers enumerate these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -261,9 +261,9 @@ pub struct World {
     /// The coordinator; `None` while it is crashed.
     pub coordinator: Option<Tracked<Coordinator>>,
     pub store: Tracked<Store>,
-    pub control: Vec<ControlMsg>,
-    pub timers: Vec<Timer>,
-    pub uploads: Vec<Upload>,
+    pub control: Tracked<Multiset<ControlMsg>>,
+    pub timers: Tracked<Multiset<Timer>>,
+    pub uploads: Tracked<Multiset<Upload>>,
     pub nodes_up: Vec<bool>,
     /// How many partitions separate each pair of endpoints (index: see `link`).
     pub links_down: Vec<u16>,
@@ -321,17 +321,6 @@ clone_fields!(World {
 /// statistics or the shared job.
 impl std::hash::Hash for World {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        // A multiset is hashed as its size and the sum of its members' (well mixed) hashes:
-        // the same in every order, and without sorting or allocating.
-        fn multiset<T: std::hash::Hash, H: std::hash::Hasher>(items: &[T], h: &mut H) {
-            let sum = items.iter().fold(0u64, |sum, x| {
-                let mut one = crate::explore::FpHasher::default();
-                x.hash(&mut one);
-                sum.wrapping_add(std::hash::Hasher::finish(&one))
-            });
-            h.write_usize(items.len());
-            h.write_u64(sum);
-        }
         self.tasks.hash(h);
         self.channels.hash(h);
         self.outputs.hash(h);
@@ -340,9 +329,9 @@ impl std::hash::Hash for World {
         self.counters.faults.hash(h);
         self.coordinator.hash(h);
         self.store.hash(h);
-        multiset(&self.control, h);
-        multiset(&self.timers, h);
-        multiset(&self.uploads, h);
+        self.control.hash(h);
+        self.timers.hash(h);
+        self.uploads.hash(h);
         self.nodes_up.hash(h);
         self.links_down.hash(h);
         self.armed.hash(h);
@@ -454,9 +443,9 @@ impl World {
             counters: Counters::default(),
             coordinator,
             store: Tracked::default(),
-            control: Vec::new(),
-            timers: Vec::new(),
-            uploads: Vec::new(),
+            control: Tracked::default(),
+            timers: Tracked::default(),
+            uploads: Tracked::default(),
             nodes_up: vec![true; usize::from(job.scenario.nodes)],
             links_down: vec![0; endpoints * endpoints],
             armed: (0..faults.len() as u16)

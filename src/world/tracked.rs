@@ -111,6 +111,55 @@ impl<T: Default> Default for Tracked<T> {
     }
 }
 
+/// A list whose order means nothing (control messages, timers and uploads in flight: their
+/// order is only their creation order, and any of them may happen next). It hashes as a
+/// multiset — its size and the sum of its members' own, well-mixed hashes — the same in every
+/// order, without sorting or allocating. Everything else is the `Vec`'s, through `Deref`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Multiset<T>(pub Vec<T>);
+
+impl<T> Default for Multiset<T> {
+    fn default() -> Self {
+        Multiset(Vec::new())
+    }
+}
+
+impl<T: Clone> Clone for Multiset<T> {
+    fn clone(&self) -> Self {
+        Multiset(self.0.clone())
+    }
+
+    fn clone_from(&mut self, src: &Self) {
+        self.0.clone_from(&src.0);
+    }
+}
+
+impl<T> Deref for Multiset<T> {
+    type Target = Vec<T>;
+
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Multiset<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
+impl<T: Hash> Hash for Multiset<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let sum = self.0.iter().fold(0u64, |sum, x| {
+            let mut one = FpHasher::default();
+            x.hash(&mut one);
+            sum.wrapping_add(one.finish())
+        });
+        h.write_usize(self.0.len());
+        h.write_u64(sum);
+    }
+}
+
 impl World {
     /// Makes this world equal to `src` again, given that it was a copy of `src` (by `clone`,
     /// `clone_from` or `reset_to`) and has changed since only by events: copies back the
@@ -170,9 +219,15 @@ impl World {
         if store.touched() {
             store.clone_from(&src.store);
         }
-        control.clone_from(&src.control);
-        timers.clone_from(&src.timers);
-        uploads.clone_from(&src.uploads);
+        if control.touched() {
+            control.clone_from(&src.control);
+        }
+        if timers.touched() {
+            timers.clone_from(&src.timers);
+        }
+        if uploads.touched() {
+            uploads.clone_from(&src.uploads);
+        }
         nodes_up.clone_from(&src.nodes_up);
         links_down.clone_from(&src.links_down);
         armed.clone_from(&src.armed);
