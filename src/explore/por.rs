@@ -155,6 +155,9 @@ impl Sleeps {
     /// which `done` were explored before `e`: those of them, and of `sleep`, that commute
     /// with `e`. `table` holds the footprints of the node's events and sleeping events.
     pub fn after(&mut self, sleep: SleepId, done: &[u64], e: u64, table: &Footprints) -> SleepId {
+        if sleep == SleepId::EMPTY && done.is_empty() {
+            return SleepId::EMPTY;
+        }
         let fp_e = table.of(e);
         if fp_e.global {
             return SleepId::EMPTY;
