@@ -461,21 +461,21 @@ pub fn explore(
         // touched) and serves for the next event; a new one goes to the frontier. The last
         // event, if no such copy is at hand, is applied to the node's own world: it is not
         // needed after that.
-        let skip = |i: usize| {
-            let k = keys.get(i).copied().unwrap_or(0);
-            (config.reduce && sleeps.contains(node.sleep, k))
-                || node.only.as_ref().is_some_and(|only| !only.contains(&k))
-        };
-        let last = (0..events.len()).rev().find(|&i| !skip(i));
         let (sleep0, only0, depth0, id0, now0) =
             (node.sleep, node.only, node.depth, node.id, node.now);
+        // Whether the event with key `k` is not taken from this node: it sleeps, or this is a
+        // revisit and it is not one of the events to explore again.
+        let passed = |sleeps: &Sleeps, k: u64| {
+            (config.reduce && sleeps.contains(sleep0, k))
+                || only0.as_ref().is_some_and(|only| !only.contains(&k))
+        };
+        let key_of = |i: usize| keys.get(i).copied().unwrap_or(0);
+        let last = (0..events.len()).rev().find(|&i| !passed(&sleeps, key_of(i)));
         let mut parent = Some(node.world);
         let mut spare: Option<Box<World>> = None;
         for (i, &e) in events.iter().enumerate() {
-            let k = keys.get(i).copied().unwrap_or(0);
-            if (config.reduce && sleeps.contains(sleep0, k))
-                || only0.as_ref().is_some_and(|only| !only.contains(&k))
-            {
+            let k = key_of(i);
+            if passed(&sleeps, k) {
                 continue;
             }
             let (mut next, own) = match spare.take() {

@@ -302,18 +302,13 @@ pub fn footprint(job: &Job, w: &World, e: Event) -> Footprint {
                 f.add(res.coordinator());
                 f.add(res.store());
             }
-            Some(Control::Trigger { task, .. }) => {
-                // A snapshot of that task.
-                res.task_with_outputs(task, &mut f);
-                f.add(res.store());
-                for c in &job.tasks[task.index()].inputs {
-                    f.add(res.channel(*c));
-                }
-            }
-            Some(Control::NotifyAborted { task, .. }) => {
-                // A cancelled upload; a notice of abort may carry a completion, which commits,
-                // and a finishing task may then finish: a status change.
-                if w.tasks[task.index()].status == TaskStatus::Finishing {
+            Some(body @ (Control::Trigger { task, .. } | Control::NotifyAborted { task, .. })) => {
+                // A snapshot of that task, or a cancelled upload. A notice of abort may carry a
+                // completion, which commits, and a finishing task may then finish: a status
+                // change.
+                if matches!(body, Control::NotifyAborted { .. })
+                    && w.tasks[task.index()].status == TaskStatus::Finishing
+                {
                     return Footprint::GLOBAL;
                 }
                 res.task_with_outputs(task, &mut f);

@@ -163,18 +163,21 @@ impl<T: Hash> Hash for Multiset<T> {
 impl World {
     /// Makes this world equal to `src` again, given that it was a copy of `src` (by `clone`,
     /// `clone_from` or `reset_to`) and has changed since only by events: copies back the
-    /// tasks, channels and sink outputs that were touched (see [`Tracked`]) and every other
-    /// field. What the explorer does between two successors of one state.
+    /// tracked parts that were touched (see [`Tracked`]) and every other field. What the
+    /// explorer does between two successors of one state.
     pub fn reset_to(&mut self, src: &World) {
+        fn part<T: Clone>(dst: &mut Tracked<T>, src: &Tracked<T>) {
+            if dst.touched() {
+                dst.clone_from(src);
+            }
+        }
         fn parts<T: Clone>(dst: &mut Vec<Tracked<T>>, src: &[Tracked<T>]) {
             if dst.len() != src.len() {
                 *dst = src.to_vec();
                 return;
             }
             for (d, s) in dst.iter_mut().zip(src) {
-                if d.touched() {
-                    d.clone_from(s);
-                }
+                part(d, s);
             }
         }
         let World {
@@ -213,21 +216,13 @@ impl World {
         finished_tasks.clone_from(&src.finished_tasks);
         counters.clone_from(&src.counters);
         match (coordinator.as_mut(), src.coordinator.as_ref()) {
-            (Some(c), Some(_)) if !c.touched() => {}
+            (Some(d), Some(s)) => part(d, s),
             _ => coordinator.clone_from(&src.coordinator),
         }
-        if store.touched() {
-            store.clone_from(&src.store);
-        }
-        if control.touched() {
-            control.clone_from(&src.control);
-        }
-        if timers.touched() {
-            timers.clone_from(&src.timers);
-        }
-        if uploads.touched() {
-            uploads.clone_from(&src.uploads);
-        }
+        part(store, &src.store);
+        part(control, &src.control);
+        part(timers, &src.timers);
+        part(uploads, &src.uploads);
         nodes_up.clone_from(&src.nodes_up);
         links_down.clone_from(&src.links_down);
         armed.clone_from(&src.armed);
