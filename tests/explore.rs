@@ -31,11 +31,11 @@ fn config(max_checkpoints: u64, max_faults: u32, reduce: bool) -> Config {
 const PINNED: [(&str, u64, u32, u64, u64, u64); 7] = [
     ("scenarios/explore/tiny-wordcount.json", 1, 0, 21941, 78453, 81076),
     ("scenarios/explore/tiny-pipeline.json", 1, 0, 56, 102, 105),
-    ("scenarios/explore/tiny-pipeline.json", 1, 1, 176, 458, 464),
+    ("scenarios/explore/tiny-pipeline.json", 1, 1, 148, 430, 436),
     ("scenarios/explore/tiny-count.json", 1, 0, 121, 253, 262),
-    ("scenarios/explore/tiny-count.json", 1, 1, 429, 1281, 1299),
+    ("scenarios/explore/tiny-count.json", 1, 1, 347, 1199, 1217),
     ("scenarios/explore/tiny-checkpoint.json", 1, 0, 1103, 2569, 2685),
-    ("scenarios/explore/tiny-checkpoint.json", 1, 1, 12702, 40368, 40783),
+    ("scenarios/explore/tiny-checkpoint.json", 1, 1, 2922, 7948, 8251),
 ];
 
 #[test]

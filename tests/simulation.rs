@@ -321,7 +321,7 @@ fn the_trace_hashes_of_reference_runs_are_pinned() {
     let lost = load(std::path::Path::new("scenarios/faults/lost-notify.json"));
     assert_eq!(
         check::run_once(Arc::new(Job::new(lost)), 3, None).expect("runs").trace_hash,
-        "a23ba607e22a971b"
+        "182eaaebf422e207"
     );
 }
 

@@ -345,6 +345,9 @@ impl Coordinator {
         for id in self.abortable_ids(|_| true) {
             self.abort(now, id, reason, false, out);
         }
+        // Only a queued request reads the plan, and none is left: forget it, so that a
+        // stopped coordinator does not remember what the job looked like before.
+        self.plan = Plan::default();
     }
 
     /// A timer fired. `plan` is the job's current plan; it becomes the coordinator's plan

@@ -291,7 +291,7 @@ impl World {
         env.wake(Event::Control(id));
     }
 
-    fn lose(&mut self, body: Control, now: SimTime, env: &mut impl Env) {
+    pub(super) fn lose(&mut self, body: Control, now: SimTime, env: &mut impl Env) {
         let (task, checkpoint) = control_task(&body);
         let message = match body {
             Control::Trigger { .. } => ControlKind::Trigger,
@@ -571,7 +571,7 @@ impl World {
     }
 }
 
-fn control_task(c: &Control) -> (TaskId, CheckpointId) {
+pub(super) fn control_task(c: &Control) -> (TaskId, CheckpointId) {
     match *c {
         Control::Trigger { task, checkpoint, .. }
         | Control::Ack { task, checkpoint, .. }

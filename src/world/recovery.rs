@@ -225,11 +225,6 @@ impl World {
         now: SimTime,
         env: &mut impl Env,
     ) {
-        let mut cmds = Vec::new();
-        if let Some(coord) = self.coordinator.as_mut() {
-            coord.stop(now, FailureReason::JobFailover, &mut cmds);
-        }
-        self.coordinator_cmds(cmds, now, env);
         for &t in tasks {
             let status = self.tasks[t.index()].status;
             if status == TaskStatus::Finished {
@@ -243,9 +238,24 @@ impl World {
                 };
                 self.record(now, event, env);
             }
-            self.tasks[t.index()].status = TaskStatus::Failed;
+            // What the stopped attempt held is gone: the task keeps only its attempt number
+            // until it is redeployed from a checkpoint. Resetting it (rather than leaving the
+            // dead attempt's state in place, unread) makes two failovers that differ only in
+            // what the dead attempts had done the same world.
+            let job = self.job.0.clone();
+            let attempt = self.tasks[t.index()].attempt;
+            let mut dead = TaskState::initial(&job, t, attempt);
+            dead.status = TaskStatus::Failed;
+            *self.tasks[t.index()] = dead;
             self.restarting[t.index()] = true;
         }
+        // The coordinator stops after the tasks, so its abort notices go only to the tasks
+        // that keep running.
+        let mut cmds = Vec::new();
+        if let Some(coord) = self.coordinator.as_mut() {
+            coord.stop(now, FailureReason::JobFailover, &mut cmds);
+        }
+        self.coordinator_cmds(cmds, now, env);
         // In-flight data to and from the stopped tasks is dropped.
         let job = self.job.0.clone();
         for (c, info) in job.channels.iter().enumerate() {
@@ -254,6 +264,29 @@ impl World {
             }
         }
         self.uploads.retain(|u| !tasks.contains(&u.task));
+        // Control messages to or from the stopped attempts can no longer do anything: a
+        // message to a stopped attempt is dropped on arrival (the attempt is failed, then
+        // replaced), and every acknowledgement or decline from one is for a checkpoint that
+        // the coordinator's `stop` above just aborted (ids only grow). They are dropped now,
+        // as is every snapshot uploaded for a checkpoint that is no longer pending (none is).
+        // The trace tells each of them as lost, now.
+        let stopped = |t: TaskId| tasks.contains(&t);
+        if self.control.iter().any(|m| stopped(super::checkpoint::control_task(&m.body).0)) {
+            let mut dropped = Vec::new();
+            self.control.retain(|m| {
+                let gone = stopped(super::checkpoint::control_task(&m.body).0);
+                if gone {
+                    dropped.push(m.body);
+                }
+                !gone
+            });
+            for body in dropped {
+                self.lose(body, now, env);
+            }
+        }
+        if !self.store.uploaded.is_empty() {
+            self.store.uploaded.clear();
+        }
     }
 
     /// Redeploys the tasks waiting for it, once their nodes are up and the coordinator (the

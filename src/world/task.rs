@@ -157,8 +157,6 @@ pub struct TaskState {
     /// Which execution attempt of the task this is (0 for the first).
     pub attempt: u32,
     pub busy_until: SimTime,
-    /// How many output channels have a full output queue; the task steps only at zero.
-    pub full_outputs: u32,
     pub gate: Gate,
     /// Round-robin position per output edge (rebalance).
     pub rr: Vec<u16>,
@@ -175,7 +173,6 @@ clone_fields!(TaskState {
     status,
     attempt,
     busy_until,
-    full_outputs,
     gate,
     rr,
     kind,
@@ -224,7 +221,6 @@ impl TaskState {
             status: TaskStatus::Running,
             attempt,
             busy_until: SimTime::ZERO,
-            full_outputs: 0,
             gate: Gate::new(info.inputs.len()),
             rr,
             kind,
@@ -238,9 +234,21 @@ impl TaskState {
 }
 
 impl World {
+    /// Whether one of `t`'s output queues is full (backpressure): the task does not step until
+    /// the receiver takes from it. Derived from the channels, so only the channel changes when
+    /// a receiver frees a place (a receiver's step and its sender's step then touch disjoint
+    /// parts of the world).
+    pub fn backpressured(&self, t: TaskId) -> bool {
+        let cap = self.job.scenario.network.output_capacity as usize;
+        self.job.tasks[t.index()].outputs.iter().any(|o| {
+            (0..u32::from(o.receivers))
+                .any(|j| self.channels[(o.first.0 + j) as usize].out.len() >= cap)
+        })
+    }
+
     pub(super) fn step_due(&self, t: TaskId) -> Option<SimTime> {
         let task = &self.tasks[t.index()];
-        if task.full_outputs > 0 {
+        if self.backpressured(t) {
             return None;
         }
         match (&task.kind, task.status) {
@@ -539,11 +547,11 @@ impl World {
     fn route_record(&mut self, job: &Job, t: TaskId, r: Record, now: SimTime, env: &mut impl Env) {
         for (e, out) in job.tasks[t.index()].outputs.iter().enumerate() {
             match out.partition {
-                Partition::Forward => self.send(job, t, out.first, Item::Record(r), now, env),
+                Partition::Forward => self.send(job, out.first, Item::Record(r), now, env),
                 Partition::Hash => {
                     let kg = job.scenario.keys.group(r.key);
                     let j = subtask_of_key_group(kg, u32::from(out.receivers));
-                    self.send(job, t, ChannelId(out.first.0 + j), Item::Record(r), now, env);
+                    self.send(job, ChannelId(out.first.0 + j), Item::Record(r), now, env);
                 }
                 Partition::Rebalance => {
                     let rr = &mut self.tasks[t.index()].rr[e];
@@ -551,7 +559,6 @@ impl World {
                     *rr = (j + 1) % out.receivers;
                     self.send(
                         job,
-                        t,
                         ChannelId(out.first.0 + u32::from(j)),
                         Item::Record(r),
                         now,
@@ -560,7 +567,7 @@ impl World {
                 }
                 Partition::Broadcast => {
                     for j in 0..u32::from(out.receivers) {
-                        self.send(job, t, ChannelId(out.first.0 + j), Item::Record(r), now, env);
+                        self.send(job, ChannelId(out.first.0 + j), Item::Record(r), now, env);
                     }
                 }
             }
@@ -579,26 +586,13 @@ impl World {
     ) {
         for out in &job.tasks[t.index()].outputs {
             for j in 0..u32::from(out.receivers) {
-                self.send(job, t, ChannelId(out.first.0 + j), item, now, env);
+                self.send(job, ChannelId(out.first.0 + j), item, now, env);
             }
         }
     }
 
-    fn send(
-        &mut self,
-        job: &Job,
-        t: TaskId,
-        c: ChannelId,
-        item: Item,
-        now: SimTime,
-        env: &mut impl Env,
-    ) {
-        let cap = job.scenario.network.output_capacity as usize;
-        let ch = &mut self.channels[c.index()];
-        ch.out.push_back(item);
-        if ch.out.len() == cap {
-            self.tasks[t.index()].full_outputs += 1;
-        }
+    fn send(&mut self, job: &Job, c: ChannelId, item: Item, now: SimTime, env: &mut impl Env) {
+        self.channels[c.index()].out.push_back(item);
         self.pump(job, c, now, env);
     }
 
@@ -625,9 +619,7 @@ impl World {
         }
         let cap = net.output_capacity as usize;
         if before >= cap && ch.out.len() < cap {
-            let sender = job.channels[c.index()].from;
-            self.tasks[sender.index()].full_outputs -= 1;
-            env.wake(Event::Step(sender));
+            env.wake(Event::Step(job.channels[c.index()].from));
         }
     }
 }
