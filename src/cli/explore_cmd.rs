@@ -19,11 +19,12 @@ pub(super) fn explore_command(
     let start = std::time::Instant::now();
     let terminal = std::io::stderr().is_terminal();
     let deadline = max_seconds.map(std::time::Duration::from_secs);
-    let mut progress = |states: u64| -> bool {
+    let mut progress = |p: &explore::Progress| -> bool {
         if terminal {
             eprint!(
-                "\r{states} states, {:.0} states/s   ",
-                states as f64 / start.elapsed().as_secs_f64().max(1e-9)
+                "\r{} states, {:.0} states/s   ",
+                p.states,
+                p.states as f64 / start.elapsed().as_secs_f64().max(1e-9)
             );
         }
         deadline.is_none_or(|d| start.elapsed() < d)

@@ -362,6 +362,8 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 reduce: !no_reduction,
                 stop_at_first: true,
                 check_recovery: true,
+                invariants: Vec::new(),
+                jobs: 1,
             };
             explore_cmd::explore_command(&job, &config, max_seconds, &out, json)
         }

@@ -55,6 +55,32 @@ pub struct Config {
     /// Check `recoverable_checkpoints` each time a checkpoint completes on a path (once per
     /// distinct checkpoint).
     pub check_recovery: bool,
+    /// Check (and stop on) these invariants only; empty: every invariant. A state that
+    /// violates an invariant not named here is explored like any other.
+    pub invariants: Vec<Invariant>,
+    /// Worker threads (`explore --jobs`); the verdict and the state count of a complete
+    /// search do not depend on it.
+    pub jobs: usize,
+}
+
+impl Config {
+    /// Whether the search checks `inv`.
+    pub fn checks(&self, inv: Invariant) -> bool {
+        self.invariants.is_empty() || self.invariants.contains(&inv)
+    }
+}
+
+/// What the explorer reports now and then while it runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Distinct states so far.
+    pub states: u64,
+    /// Successors computed so far.
+    pub transitions: u64,
+    /// The greatest depth reached.
+    pub depth: u32,
+    /// What the search holds in memory now (visited set, frontier, worlds), in bytes.
+    pub memory_bytes: u64,
 }
 
 impl Default for Config {
@@ -69,6 +95,8 @@ impl Default for Config {
             reduce: true,
             stop_at_first: true,
             check_recovery: true,
+            invariants: Vec::new(),
+            jobs: 1,
         }
     }
 }
@@ -93,6 +121,8 @@ pub struct Outcome {
     /// States cut off by a bound (depth, checkpoints) while more could happen.
     pub bounded_states: u64,
     pub violations: Vec<Found>,
+    /// The most memory the search held at once (visited set, frontier, worlds), in bytes.
+    pub memory_bytes: u64,
 }
 
 /// The explorer's side of the world: draws are the lower bounds, wake-ups are ignored (every
@@ -213,24 +243,28 @@ pub fn judge(
     w: &World,
 ) -> Result<Vec<(Invariant, String)>, String> {
     let reference = reference::evaluate(&job.scenario)?;
-    let mut out: Vec<(Invariant, String)> =
-        w.violations.iter().map(|v| (v.invariant, v.detail.clone())).collect();
+    let mut out: Vec<(Invariant, String)> = w
+        .violations
+        .iter()
+        .filter(|v| config.checks(v.invariant))
+        .map(|v| (v.invariant, v.detail.clone()))
+        .collect();
     if w.is_finished() {
         for o in output_invariants(job, &reference, w) {
-            if !o.holds && expected_to_hold(job, o.invariant) {
+            if !o.holds && expected_to_hold(job, o.invariant) && config.checks(o.invariant) {
                 out.push((o.invariant, o.detail));
             }
         }
     } else {
         let (events, suppressed) = choices(w, config);
-        if events.is_empty() && !suppressed {
+        if events.is_empty() && !suppressed && config.checks(Invariant::Progress) {
             out.push((
                 Invariant::Progress,
                 "stuck: nothing can happen, and the job has not finished".into(),
             ));
         }
     }
-    if config.check_recovery {
+    if config.check_recovery && config.checks(Invariant::RecoverableCheckpoints) {
         // As along the explored path: every completed checkpoint, from the external state at
         // its completion.
         let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
@@ -242,14 +276,20 @@ pub fn judge(
     Ok(out)
 }
 
-fn check_state(w: &World, reference: &Reference, job: &Job) -> Option<(Invariant, String)> {
-    w.violations.first().map(|v| (v.invariant, v.detail.clone())).or_else(|| {
+fn check_state(
+    w: &World,
+    reference: &Reference,
+    job: &Job,
+    config: &Config,
+) -> Option<(Invariant, String)> {
+    let during = w.violations.iter().find(|v| config.checks(v.invariant));
+    during.map(|v| (v.invariant, v.detail.clone())).or_else(|| {
         if !w.is_finished() {
             return None;
         }
         output_invariants(job, reference, w)
             .into_iter()
-            .find(|o| !o.holds && expected_to_hold(job, o.invariant))
+            .find(|o| !o.holds && expected_to_hold(job, o.invariant) && config.checks(o.invariant))
             .map(|o| (o.invariant, o.detail))
     })
 }
@@ -336,12 +376,12 @@ impl Pool {
     }
 }
 
-/// Explores `job` within `config`'s bounds. `progress` is called now and then with the
-/// number of states so far; when it returns false the exploration stops, incomplete.
+/// Explores `job` within `config`'s bounds. `progress` is called now and then with what
+/// the search has done so far; when it returns false the exploration stops, incomplete.
 pub fn explore(
     job: &Arc<Job>,
     config: &Config,
-    progress: &mut dyn FnMut(u64) -> bool,
+    progress: &mut dyn FnMut(&Progress) -> bool,
 ) -> Result<Outcome, String> {
     crate::check::simulated(&job.scenario)?;
     let reference = reference::evaluate(&job.scenario)?;
@@ -392,8 +432,13 @@ pub fn explore(
     while let Some(node) = if config.bfs { frontier.pop_front() } else { frontier.pop_back() } {
         out.max_depth = out.max_depth.max(node.depth);
         let revisit = node.revisit;
-        let mut found = if revisit { None } else { check_state(&node.world, &reference, job) };
-        if found.is_none() && config.check_recovery && !revisit {
+        let mut found =
+            if revisit { None } else { check_state(&node.world, &reference, job, config) };
+        if found.is_none()
+            && config.check_recovery
+            && config.checks(Invariant::RecoverableCheckpoints)
+            && !revisit
+        {
             found = recovery.check(job, &reference, &node.world, exactly_once);
         }
         if let Some((invariant, detail)) = found {
@@ -421,7 +466,9 @@ pub fn explore(
         if events.is_empty() && !revisit {
             if suppressed {
                 out.bounded_states += 1;
-            } else if !out.violations.iter().any(|v| v.invariant == Invariant::Progress) {
+            } else if config.checks(Invariant::Progress)
+                && !out.violations.iter().any(|v| v.invariant == Invariant::Progress)
+            {
                 let detail = "stuck: nothing can happen, and the job has not finished".to_string();
                 out.violations.push(Found {
                     invariant: Invariant::Progress,
@@ -531,8 +578,16 @@ pub fn explore(
             }
             if visited.len() as u64 > out.states {
                 out.states = visited.len() as u64;
-                if out.states % 4096 == 0 && !progress(out.states) {
-                    return Ok(out);
+                if out.states % 4096 == 0 {
+                    let p = Progress {
+                        states: out.states,
+                        transitions: out.transitions,
+                        depth: out.max_depth,
+                        memory_bytes: 0,
+                    };
+                    if !progress(&p) {
+                        return Ok(out);
+                    }
                 }
             }
             if out.states >= config.max_states {
