@@ -639,8 +639,8 @@ fn explore_max_records_shortens_every_source_partition() {
         v["states"].as_u64().expect("a state count")
     };
     // Pinned: 500 generated records per partition cut to 0 and to 1.
-    assert_eq!(states("0"), 1821);
-    assert_eq!(states("1"), 33891);
+    assert_eq!(states("0"), 67);
+    assert_eq!(states("1"), 371);
     // `data` partitions are cut too.
     let o = ftsim(&[
         "explore",

@@ -364,6 +364,7 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 check_recovery: true,
                 invariants: Vec::new(),
                 jobs: 1,
+                collect_terminals: false,
             };
             explore_cmd::explore_command(&job, &config, max_seconds, &out, json)
         }

@@ -123,6 +123,15 @@ impl VisitedSet {
         }
     }
 
+    /// The least depth at which a seen state was reached (0 for a settled one).
+    pub fn depth(&self, fp: u64) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let s = self.slots[self.slot(fp)];
+        (s.key == fp).then_some(s.depth)
+    }
+
     /// Records a state as seen with an empty sleep set (the initial state; a cache key).
     /// Returns whether it is new.
     pub fn insert(&mut self, fp: u64) -> bool {

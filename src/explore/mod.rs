@@ -14,13 +14,16 @@
 //! that touch disjoint tasks and channels commute, so after exploring one of them first, the
 //! other is not explored first again from the successor (see [`footprint`]).
 
+pub mod check;
 mod fingerprint;
+pub mod footprint;
 mod menu;
 mod path;
 mod por;
+pub mod stubborn;
+mod verdict;
 
-use crate::check::invariants::output_invariants;
-use crate::check::reference::{self, Reference};
+use crate::check::reference;
 use crate::graph::Job;
 use crate::ids::SimTime;
 use crate::scenario::model::{FaultKindName, Invariant};
@@ -32,6 +35,8 @@ pub use path::{event_name, parse_event, replay, replay_traced};
 use por::{Footprints, SleepId, Sleeps};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use verdict::{check_state, RecoveryCache};
+pub use verdict::{judge, outputs_hash, Terminal};
 
 /// How to explore.
 #[derive(Clone, Debug)]
@@ -61,6 +66,9 @@ pub struct Config {
     /// Worker threads (`explore --jobs`); the verdict and the state count of a complete
     /// search do not depend on it.
     pub jobs: usize,
+    /// Keep every terminal state (finished, stuck or bounded) in `Outcome::terminals`: what
+    /// the tests compare between reduced and full searches.
+    pub collect_terminals: bool,
 }
 
 impl Config {
@@ -97,11 +105,11 @@ impl Default for Config {
             check_recovery: true,
             invariants: Vec::new(),
             jobs: 1,
+            collect_terminals: false,
         }
     }
 }
 
-/// A violation and the choices that lead to it from the initial world.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
     pub invariant: Invariant,
@@ -121,6 +129,10 @@ pub struct Outcome {
     /// States cut off by a bound (depth, checkpoints) while more could happen.
     pub bounded_states: u64,
     pub violations: Vec<Found>,
+    /// Reduced states that the cycle proviso made take all their events.
+    pub proviso_states: u64,
+    /// Terminal states, when `Config::collect_terminals` asks for them.
+    pub terminals: Vec<Terminal>,
     /// The most memory the search held at once (visited set, frontier, worlds), in bytes.
     pub memory_bytes: u64,
 }
@@ -234,105 +246,6 @@ pub fn step(w: &mut World, now: &mut SimTime, event: Event, env: &mut ExploreEnv
     w.apply(event, *now, env)
 }
 
-/// The verdict of the explorer on a single state, as (invariant, detail) for each violated
-/// invariant: `commit_after_complete` always, the output invariants if the job finished,
-/// `progress` if nothing can happen and the job has not finished.
-pub fn judge(
-    job: &Arc<Job>,
-    config: &Config,
-    w: &World,
-) -> Result<Vec<(Invariant, String)>, String> {
-    let reference = reference::evaluate(&job.scenario)?;
-    let mut out: Vec<(Invariant, String)> = w
-        .violations
-        .iter()
-        .filter(|v| config.checks(v.invariant))
-        .map(|v| (v.invariant, v.detail.clone()))
-        .collect();
-    if w.is_finished() {
-        for o in output_invariants(job, &reference, w) {
-            if !o.holds && expected_to_hold(job, o.invariant) && config.checks(o.invariant) {
-                out.push((o.invariant, o.detail));
-            }
-        }
-    } else {
-        let (events, suppressed) = choices(w, config);
-        if events.is_empty() && !suppressed && config.checks(Invariant::Progress) {
-            out.push((
-                Invariant::Progress,
-                "stuck: nothing can happen, and the job has not finished".into(),
-            ));
-        }
-    }
-    if config.check_recovery && config.checks(Invariant::RecoverableCheckpoints) {
-        // As along the explored path: every completed checkpoint, from the external state at
-        // its completion.
-        let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
-        let r = crate::check::recovery::recoverable(job, &reference, w, 0, exactly_once);
-        if !r.holds {
-            out.push((Invariant::RecoverableCheckpoints, r.detail));
-        }
-    }
-    Ok(out)
-}
-
-fn check_state(
-    w: &World,
-    reference: &Reference,
-    job: &Job,
-    config: &Config,
-) -> Option<(Invariant, String)> {
-    let during = w.violations.iter().find(|v| config.checks(v.invariant));
-    during.map(|v| (v.invariant, v.detail.clone())).or_else(|| {
-        if !w.is_finished() {
-            return None;
-        }
-        output_invariants(job, reference, w)
-            .into_iter()
-            .find(|o| !o.holds && expected_to_hold(job, o.invariant) && config.checks(o.invariant))
-            .map(|o| (o.invariant, o.detail))
-    })
-}
-
-fn expected_to_hold(job: &Job, inv: Invariant) -> bool {
-    crate::check::applicable(job, inv)
-        || job.scenario.expect.holds.contains(&inv)
-        || job.scenario.expect.violated.contains(&inv)
-}
-
-/// Results of `recoverable_checkpoints` per distinct completed checkpoint (by fingerprint of
-/// its snapshots and the external state it starts from).
-#[derive(Default)]
-struct RecoveryCache {
-    seen: VisitedSet,
-}
-
-impl RecoveryCache {
-    fn check(
-        &mut self,
-        job: &Arc<Job>,
-        reference: &Reference,
-        w: &World,
-        exactly_once: bool,
-    ) -> Option<(Invariant, String)> {
-        use std::hash::{Hash, Hasher};
-        let i = w.store.completed.len().checked_sub(1)?;
-        let mut h = FpHasher::default();
-        w.store.completed.hash(&mut h);
-        for (k, o) in w.outputs.iter().enumerate() {
-            o.log.len().hash(&mut h);
-            w.store.completed[i].external[k].hash(&mut h);
-        }
-        let key = h.finish().max(1);
-        // Each distinct checkpoint (with the external state it starts from) is checked once.
-        if !self.seen.insert(key) {
-            return None;
-        }
-        crate::check::recovery::check_one(job, reference, w, i, 0, exactly_once)
-            .map(|d| (Invariant::RecoverableCheckpoints, d))
-    }
-}
-
 struct Node {
     /// Boxed: nodes move through the frontier and worlds through the pool, and a world is
     /// large.
@@ -428,7 +341,11 @@ pub fn explore(
     let mut keys: Vec<u64> = Vec::new();
     let mut done: Vec<u64> = Vec::new();
     let mut table = Footprints::default();
+    let mut choice: Vec<usize> = Vec::new();
     let mut pool = Pool(Vec::new());
+    // Stubborn sets need no depth bound: under one they could hide a state behind a path the
+    // bound cuts (sleep sets alone are still used then).
+    let stubborn_on = config.reduce && config.max_depth >= UNBOUNDED_DEPTH;
     while let Some(node) = if config.bfs { frontier.pop_front() } else { frontier.pop_back() } {
         out.max_depth = out.max_depth.max(node.depth);
         let revisit = node.revisit;
@@ -459,10 +376,24 @@ pub fn explore(
         }
         if node.world.is_finished() {
             out.finished_states += u64::from(!revisit);
+            if config.collect_terminals && !revisit {
+                out.terminals.push(Terminal {
+                    fingerprint: node.fp,
+                    outputs: outputs_hash(&node.world),
+                    choices: choices_of(&parents, node.id),
+                });
+            }
             pool.recycle(node.world);
             continue;
         }
         let suppressed = choices_into(&node.world, config, &mut events);
+        if events.is_empty() && !revisit && config.collect_terminals {
+            out.terminals.push(Terminal {
+                fingerprint: node.fp,
+                outputs: outputs_hash(&node.world),
+                choices: choices_of(&parents, node.id),
+            });
+        }
         if events.is_empty() && !revisit {
             if suppressed {
                 out.bounded_states += 1;
@@ -490,6 +421,15 @@ pub fn explore(
             pool.recycle(node.world);
             continue;
         }
+        // Which of the events to take: a stubborn subset in calm states (with every crash of
+        // the whole job), all of them otherwise (see `stubborn`).
+        choice.clear();
+        let full = if stubborn_on {
+            stubborn::choose_into(job, &node.world, &events, config.max_checkpoints, &mut choice)
+        } else {
+            choice.extend(0..events.len());
+            true
+        };
         // Event keys, and the footprints of this node's events and sleeping events, computed
         // once (sleep sets compare them pairwise).
         keys.clear();
@@ -498,8 +438,9 @@ pub fn explore(
             keys.extend(events.iter().map(|&e| por::key(&node.world, e)));
         }
         if config.reduce {
+            let fp = footprint::Fp::new(job, false);
             for (&e, &k) in events.iter().zip(&keys) {
-                table.insert(k, por::footprint(job, &node.world, e));
+                table.insert(k, fp.of(&node.world, e));
             }
         }
         done.clear();
@@ -517,19 +458,39 @@ pub fn explore(
                 || only0.as_ref().is_some_and(|only| !only.contains(&k))
         };
         let key_of = |i: usize| keys.get(i).copied().unwrap_or(0);
-        let last = (0..events.len()).rev().find(|&i| !passed(&sleeps, key_of(i)));
+        // The cycle proviso: a reduced state one of whose successors was reached before at a
+        // depth not greater than its own may close a cycle of reduced states, along which an
+        // event could be put off forever; such a state takes all its events.
+        let mut all_taken = full;
+        let mut cycle = false;
         let mut parent = Some(node.world);
         let mut spare: Option<Box<World>> = None;
-        for (i, &e) in events.iter().enumerate() {
+        let mut pos = 0;
+        loop {
+            if pos == choice.len() {
+                if all_taken || !cycle {
+                    break;
+                }
+                all_taken = true;
+                out.proviso_states += 1;
+                let mut taken = vec![false; events.len()];
+                for &i in choice.iter() {
+                    taken[i] = true;
+                }
+                choice.extend((0..events.len()).filter(|&i| !taken[i]));
+                continue;
+            }
+            let i = choice[pos];
+            pos += 1;
+            let e = events[i];
             let k = key_of(i);
             if passed(&sleeps, k) {
                 continue;
             }
+            let last = all_taken && choice[pos..].iter().all(|&j| passed(&sleeps, key_of(j)));
             let (mut next, own) = match spare.take() {
                 Some(w) => (w, false),
-                None if Some(i) == last => {
-                    (parent.take().expect("kept until the last event"), true)
-                }
+                None if last => (parent.take().expect("kept until the last event"), true),
                 None => (pool.copy_of(parent.as_ref().expect("kept until the last event")), false),
             };
             // Puts a successor that is not kept back to the parent's state, for the next event.
@@ -553,7 +514,12 @@ pub fn explore(
                 if config.reduce { sleeps.after(sleep0, &done, k, &table) } else { SleepId::EMPTY };
             done.push(k);
             let fp = fingerprint(&next);
-            let Some(admit) = visited.admit(fp, sleep, depth0 + 1, reexpand, &mut sleeps) else {
+            let admitted = visited.admit(fp, sleep, depth0 + 1, reexpand, &mut sleeps);
+            let seen = admitted.as_ref().is_none_or(|a| a.shallower || a.only.is_some());
+            if seen && !all_taken && visited.depth(fp).is_some_and(|d| d <= depth0) {
+                cycle = true;
+            }
+            let Some(admit) = admitted else {
                 give_back(next, &mut spare);
                 continue;
             };

@@ -18,13 +18,9 @@
 //! that gave the same message different ids; a sleep set stored with the state must mean the
 //! same event on both.
 
+use super::footprint::Footprint;
 use crate::explore::FpHasher;
-use crate::graph::Job;
-use crate::ids::{ChannelId, TaskId};
-use crate::protocol::coordinator::CoordTimer;
-use crate::scenario::model::OpKind;
-use crate::world::channel::Item;
-use crate::world::{Control, Event, TaskKind, TaskStatus, TimerKind, World};
+use crate::world::{Event, World};
 use std::hash::{Hash, Hasher};
 
 /// An event named independently of message ids: steps, deliveries and injections by what they
@@ -189,33 +185,6 @@ impl Sleeps {
     }
 }
 
-/// What an event touches: a set of resources, or everything (`global`). Resources are bits of
-/// a fixed 256-bit set; a job with more resources than that folds them onto the same bits,
-/// which can only make independent events look dependent (less reduction, never unsound).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Footprint {
-    global: bool,
-    bits: [u64; 4],
-}
-
-impl Footprint {
-    pub const GLOBAL: Footprint = Footprint { global: true, bits: [0; 4] };
-    const NONE: Footprint = Footprint { global: false, bits: [0; 4] };
-
-    fn add(&mut self, r: u32) {
-        let r = r % 256;
-        self.bits[(r / 64) as usize] |= 1 << (r % 64);
-    }
-
-    pub fn is_global(&self) -> bool {
-        self.global
-    }
-
-    pub fn independent(&self, other: &Footprint) -> bool {
-        !self.global && !other.global && self.bits.iter().zip(&other.bits).all(|(a, b)| a & b == 0)
-    }
-}
-
 /// The footprints of one node's events, by event key.
 #[derive(Default)]
 pub struct Footprints(Vec<(u64, Footprint)>);
@@ -238,143 +207,6 @@ impl Footprints {
     }
 }
 
-/// Resource numbering: tasks, then channels, then sink outputs (by operator), then the
-/// coordinator and the store.
-struct Res<'a>(&'a Job);
-
-impl Res<'_> {
-    fn task(&self, t: TaskId) -> u32 {
-        t.0
-    }
-    fn channel(&self, c: ChannelId) -> u32 {
-        self.0.tasks.len() as u32 + c.0
-    }
-    fn sink_out(&self, t: TaskId) -> u32 {
-        (self.0.tasks.len() + self.0.channels.len()) as u32
-            + u32::from(self.0.tasks[t.index()].op.0)
-    }
-    fn coordinator(&self) -> u32 {
-        (self.0.tasks.len() + self.0.channels.len() + self.0.scenario.operators.len()) as u32
-    }
-    fn store(&self) -> u32 {
-        self.coordinator() + 1
-    }
-    /// A task with everything its own processing may touch: its output channels (it sends)
-    /// and its sink output.
-    fn task_with_outputs(&self, t: TaskId, f: &mut Footprint) {
-        f.add(self.task(t));
-        if matches!(self.0.operator_of(t).kind, OpKind::Sink { .. }) {
-            f.add(self.sink_out(t));
-        }
-        for o in &self.0.tasks[t.index()].outputs {
-            for j in 0..u32::from(o.receivers) {
-                f.add(self.channel(ChannelId(o.first.0 + j)));
-            }
-        }
-    }
-}
-
-/// The footprint of `e` in world `w`.
-pub fn footprint(job: &Job, w: &World, e: Event) -> Footprint {
-    let res = Res(job);
-    let mut f = Footprint::NONE;
-    match e {
-        Event::Deliver(c) => {
-            let info = &job.channels[c.index()];
-            f.add(res.channel(c));
-            f.add(res.task(info.to));
-            if w.tasks[info.to.index()].status == TaskStatus::Finished {
-                f.add(res.task(info.from)); // the item is dropped and credit returns at once
-            }
-        }
-        Event::Step(t) => return step_footprint(job, &res, w, t),
-        Event::Upload(id) => match w.uploads.iter().find(|u| u.id == id) {
-            // Stores the snapshot and sends the acknowledgement.
-            Some(u) => {
-                f.add(res.task(u.task));
-                f.add(res.store());
-            }
-            None => return Footprint::GLOBAL,
-        },
-        Event::Control(id) => match w.control.iter().find(|m| m.id == id).map(|m| m.body) {
-            Some(Control::Ack { .. } | Control::Decline { .. }) => {
-                // The coordinator may complete the checkpoint: store, then notices out.
-                f.add(res.coordinator());
-                f.add(res.store());
-            }
-            Some(body @ (Control::Trigger { task, .. } | Control::NotifyAborted { task, .. })) => {
-                // A snapshot of that task, or a cancelled upload. A notice of abort may carry a
-                // completion, which commits, and a finishing task may then finish: a status
-                // change.
-                if matches!(body, Control::NotifyAborted { .. })
-                    && w.tasks[task.index()].status == TaskStatus::Finishing
-                {
-                    return Footprint::GLOBAL;
-                }
-                res.task_with_outputs(task, &mut f);
-                f.add(res.store());
-                for c in &job.tasks[task.index()].inputs {
-                    f.add(res.channel(*c));
-                }
-            }
-            Some(Control::NotifyComplete { task, .. }) => {
-                // Commits (reading the store); a finishing task finishes: a status change.
-                if w.tasks[task.index()].status == TaskStatus::Finishing {
-                    return Footprint::GLOBAL;
-                }
-                res.task_with_outputs(task, &mut f);
-                f.add(res.store());
-            }
-            None => return Footprint::GLOBAL,
-        },
-        Event::Timer(id) => match w.timers.iter().find(|t| t.id == id).map(|t| t.kind) {
-            // The coordinator's own timers: triggers (reading task statuses, which only
-            // global events change) and timeouts.
-            Some(TimerKind::Coord(CoordTimer::Trigger | CoordTimer::Timeout(_))) => {
-                f.add(res.coordinator());
-                f.add(res.store());
-            }
-            _ => return Footprint::GLOBAL,
-        },
-        Event::Inject(_) => return Footprint::GLOBAL,
-    }
-    f
-}
-
-fn step_footprint(job: &Job, res: &Res<'_>, w: &World, t: TaskId) -> Footprint {
-    let state = &w.tasks[t.index()];
-    let info = &job.tasks[t.index()];
-    let mut f = Footprint::NONE;
-    res.task_with_outputs(t, &mut f);
-    match &state.kind {
-        TaskKind::Source(s) => {
-            let OpKind::Source(def) = &job.operator_of(t).kind else { return Footprint::GLOBAL };
-            if s.offset >= def.partitions[usize::from(info.subtask)].len() as u64 {
-                return Footprint::GLOBAL; // end of data: the task starts finishing
-            }
-        }
-        _ => {
-            let Some(&input) = state.gate.ready.front() else { return Footprint::GLOBAL };
-            let c = info.inputs[usize::from(input)];
-            match w.channels[c.index()].input.front() {
-                Some(Item::Record(_) | Item::Watermark(_)) => {}
-                // Barrier handling: blocks and resumes this task's inputs, snapshots, sends.
-                Some(Item::Barrier(_) | Item::Cancel(_)) => {
-                    for c in &info.inputs {
-                        f.add(res.channel(*c));
-                    }
-                    f.add(res.store());
-                }
-                // End of data or of partition may end the task's input: a status change.
-                _ => return Footprint::GLOBAL,
-            }
-            f.add(res.channel(c));
-            f.add(res.task(job.channels[c.index()].from));
-        }
-    }
-    f
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,23 +214,9 @@ mod tests {
     fn fp(resources: &[u32]) -> Footprint {
         let mut f = Footprint::NONE;
         for r in resources {
-            f.add(*r);
+            f.write(*r);
         }
         f
-    }
-
-    #[test]
-    fn footprints_that_share_no_resource_are_independent() {
-        assert!(fp(&[1, 2]).independent(&fp(&[3, 200])));
-        assert!(!fp(&[1, 2]).independent(&fp(&[2])));
-        assert!(!Footprint::GLOBAL.independent(&fp(&[7])));
-        assert!(!fp(&[7]).independent(&Footprint::GLOBAL));
-    }
-
-    #[test]
-    fn resources_beyond_the_bitset_fold_onto_it_and_only_add_dependencies() {
-        // 3 and 259 share a bit: reported dependent although they are not (conservative).
-        assert!(!fp(&[3]).independent(&fp(&[259])));
     }
 
     #[test]

@@ -365,6 +365,7 @@ impl Coordinator {
         match timer {
             CoordTimer::Trigger => {
                 if !self.periodic {
+                    self.settle_plan();
                     return;
                 }
                 let next = self.next_trigger.plus_us(ms_to_us(self.config.base_interval_ms()));
@@ -382,6 +383,7 @@ impl Coordinator {
                 }
             }
         }
+        self.settle_plan();
     }
 
     /// `task` acknowledged checkpoint `id`. Acknowledgements for unknown, aborted or
@@ -402,6 +404,7 @@ impl Coordinator {
                 maybe_finalize(id, p, out);
             }
         }
+        self.settle_plan();
     }
 
     /// `task` declined checkpoint `id`: a pending checkpoint is aborted with
@@ -417,6 +420,7 @@ impl Coordinator {
         if self.pending.get(&id).is_some_and(|p| !p.finalizing) {
             self.abort(now, id, FailureReason::Declined(reason), true, out);
         }
+        self.settle_plan();
     }
 
     /// `task` finished: it counts as acknowledged for every pending checkpoint that waits
@@ -428,6 +432,7 @@ impl Coordinator {
                 maybe_finalize(id, p, out);
             }
         }
+        self.settle_plan();
     }
 
     /// `task` failed (Flink's `failUnacknowledgedPendingCheckpointsFor`): every pending
@@ -439,6 +444,7 @@ impl Coordinator {
         for id in self.abortable_ids(|p| !p.acked.contains(&task)) {
             self.abort(now, id, FailureReason::TaskFailure, true, out);
         }
+        self.settle_plan();
     }
 
     /// Abort every pending checkpoint with `reason` without stopping periodic scheduling
@@ -447,6 +453,7 @@ impl Coordinator {
         for id in self.abortable_ids(|_| true) {
             self.abort(now, id, reason, true, out);
         }
+        self.settle_plan();
     }
 
     /// The world wrote (`ok`) or failed to write the metadata of checkpoint `id` after a
@@ -463,6 +470,7 @@ impl Coordinator {
         }
         if !ok {
             self.abort(now, id, FailureReason::FinalizeFailed, true, out);
+            self.settle_plan();
             return;
         }
         self.pending.remove(&id);
@@ -479,11 +487,24 @@ impl Coordinator {
         }
         out.push(CoordCmd::NotifyComplete { id });
         self.run_queued(now, out);
+        self.settle_plan();
     }
 
-    /// Replace the coordinator's plan (used by a queued request that runs later).
+    /// Replace the coordinator's plan (used by a queued request that runs later; without
+    /// one, nothing reads it and it is not kept).
     pub fn set_plan(&mut self, plan: Plan) {
-        self.plan = plan;
+        if self.queued {
+            self.plan = plan;
+        }
+    }
+
+    /// Only a queued request reads the plan: without one, forget it, so that two coordinators
+    /// that differ only in a plan nobody will read are the same state (the explorer merges
+    /// them).
+    fn settle_plan(&mut self) {
+        if !self.queued && self.plan != Plan::default() {
+            self.plan = Plan::default();
+        }
     }
 
     /// The id the next checkpoint will get.

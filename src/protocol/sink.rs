@@ -182,6 +182,32 @@ impl SinkMachine {
         self.finishing = true;
     }
 
+    /// Whether two machines agree on everything but their pending transactions (the
+    /// explorer's dependency check treats those apart: a completion notice changes only them).
+    pub fn eq_except_pending(&self, o: &SinkMachine) -> bool {
+        let SinkMachine {
+            delivery,
+            subtask,
+            attempt,
+            next_seq,
+            open,
+            buffer,
+            pending: _,
+            finishing,
+            finished,
+            commit_on_snapshot,
+        } = self;
+        *delivery == o.delivery
+            && *subtask == o.subtask
+            && *attempt == o.attempt
+            && *next_seq == o.next_seq
+            && *open == o.open
+            && *buffer == o.buffer
+            && *finishing == o.finishing
+            && *finished == o.finished
+            && *commit_on_snapshot == o.commit_on_snapshot
+    }
+
     pub fn pending(&self) -> &[(CheckpointId, TxnId)] {
         &self.pending
     }

@@ -540,6 +540,20 @@ impl World {
         self.coordinator_task_finished(t, now, env);
         if self.is_finished() {
             self.record(now, TraceEvent::JobFinished, env);
+            // Nothing happens after the job finished (every driver stops here): what is
+            // still in flight can do nothing, and is dropped, so that the finished job is the
+            // same world whatever was left on the way.
+            self.control.clear();
+            self.timers.clear();
+            self.uploads.clear();
+            for c in self.channels.iter_mut() {
+                if !c.is_empty() {
+                    c.clear();
+                }
+            }
+            if !self.store.uploaded.is_empty() {
+                self.store.uploaded.clear();
+            }
         }
     }
 
