@@ -128,39 +128,15 @@ fn explore_counterexample(
     debug_assert!(
         !found.choices.is_empty() || found.invariant == crate::scenario::model::Invariant::Progress
     );
-    let (world, hash) = explore::replay(job, config, &found.choices)
-        .map_err(|i| format!("internal error: the explorer's own path diverged at choice {i}"))?;
     // One file per scenario and invariant: a rerun that finds the same replaces it.
-    let name = format!("{}-explore-{}", job.scenario.name, found.invariant.name());
-    let path = dir.join(format!(
-        "{}.json",
-        name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
-    ));
-    let verdicts = explore::judge(job, config, &world)?;
-    let cx = counterexample::Counterexample {
-        ftsim_counterexample: counterexample::FORMAT,
-        scenario_file: job.scenario.origin.clone(),
-        seed: 0,
-        mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
-        violated: check::report_of_world(job, &world, 0, hash, 0, &verdicts)
-            .invariants
-            .iter()
-            .filter(|i| !i.holds)
-            .map(|i| counterexample::Violated {
-                invariant: i.name.to_string(),
-                detail: i.detail.clone(),
-            })
-            .collect(),
-        trace_hash: check::trace_hex(hash),
-        reproduce: format!("ftsim replay {}", path.display()),
-        scenario: (*job.scenario.json).clone(),
-        explore: Some(counterexample::ExploreChoices {
-            max_checkpoints: config.max_checkpoints,
-            fault_kinds: config.fault_kinds.iter().map(|k| k.name().to_string()).collect(),
-            choices: found.choices.iter().map(|e| explore::event_name(job, *e)).collect(),
-        }),
-    };
-    let text = serde_json::to_string_pretty(&cx).expect("counterexamples serialize");
-    counterexample::write_atomically(&path, format!("{text}\n").as_bytes())?;
+    let path = dir.join(file_name(&job.scenario.name, found.invariant.name(), ""));
+    let cx = counterexample::build_explore(job, config, &found.choices, &path)?;
+    counterexample::write(&path, &cx)?;
     Ok(path)
+}
+
+/// `<scenario>-explore-<invariant><suffix>.json`, made safe for file systems.
+pub(super) fn file_name(scenario: &str, invariant: &str, suffix: &str) -> String {
+    let name = format!("{scenario}-explore-{invariant}{suffix}");
+    format!("{}.json", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"))
 }
