@@ -614,10 +614,55 @@ fn explore_saves_a_counterexample_that_replay_reproduces() {
     assert!(v["states"].as_u64().is_some_and(|n| n > 0));
     assert!(v["transitions_per_sec"].as_f64().is_some_and(|r| r > 0.0));
     let cx = v["counterexample"].as_str().expect("a counterexample file").to_string();
+    // Choices say what happens, in the order it happens.
+    let choices = counterexample_file(&cx)["explore"]["choices"].clone();
     let r = ftsim(&["replay", &cx]);
     let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        choices,
+        serde_json::json!([
+            "timer: periodic trigger",
+            "trigger of checkpoint 1 reaches src[0]",
+            "deliver barrier 1 on src[0]->out[0]",
+            "out[0] takes barrier 1 from src[0]->out[0]"
+        ])
+    );
     assert_exit(&r, 0);
     assert!(stdout(&r).contains("reproduced"), "{}", stdout(&r));
+    // The simulated time is the explorer's clock at the end of the path: the trigger is due at
+    // 0, each message and item takes the lower bound of its latency (1 ms).
+    assert!(stdout(&r).contains("4 events, 2 ms simulated"), "{}", stdout(&r));
+}
+
+#[test]
+fn replay_of_a_choice_that_names_nothing_exits_2_naming_it_and_what_could_happen() {
+    let dir = TempDir::new("replay-diverged");
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let cx = json(&o)["counterexample"].as_str().expect("a file").to_string();
+    let mut file = counterexample_file(&cx);
+    file["explore"]["choices"][1] = "trigger of checkpoint 7 reaches src[0]".into();
+    let bad = TempFile::with("replay-diverged", &serde_json::to_string(&file).expect("json"));
+    let r = ftsim(&["replay", bad.path()]);
+    assert_exit(&r, 2);
+    let err = stderr(&r);
+    assert!(err.contains(bad.path()), "{err}");
+    assert!(err.contains("explore.choices[1] `trigger of checkpoint 7 reaches src[0]`"), "{err}");
+    assert!(err.contains("trigger of checkpoint 1 reaches src[0]"), "{err}");
+    // The id forms of older files still replay.
+    file["explore"]["choices"] =
+        serde_json::json!(["timer 1", "control 4", "deliver src[0]->out[0]", "step out[0]"]);
+    let old = TempFile::with("replay-old-ids", &serde_json::to_string(&file).expect("json"));
+    let r = ftsim(&["replay", old.path()]);
+    assert_exit(&r, 0);
 }
 
 #[test]
@@ -660,4 +705,154 @@ fn explore_of_an_invalid_scenario_exits_2() {
     let f = TempFile::with("explore-invalid", "{\"name\": 3}");
     let o = ftsim(&["explore", f.path()]);
     assert_exit(&o, 2);
+}
+
+/// A directory in the temp directory, unique to this test and process, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        TempDir(std::env::temp_dir().join(format!("ftsim-cli-{test}-{}", std::process::id())))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("temp paths are UTF-8")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Reads a counterexample file written by a command.
+fn counterexample_file(path: &str) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn explore_mutation_runs_the_broken_protocol_and_its_counterexample_replays_on_its_own() {
+    let dir = TempDir::new("explore-mutation");
+    let o = ftsim(&[
+        "explore",
+        "scenarios/explore/tiny-checkpoint.json",
+        "--mutation",
+        "commit_on_snapshot",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let v = json(&o);
+    assert_eq!(v["violations"][0]["invariant"], "commit_after_complete");
+    let cx = v["counterexample"].as_str().expect("a counterexample file");
+    // The mutation is in the file's scenario, not only on this command line.
+    assert_eq!(counterexample_file(cx)["scenario"]["mutations"][0], "commit_on_snapshot");
+    let r = ftsim(&["replay", cx]);
+    assert_exit(&r, 0);
+    assert!(stdout(&r).contains("reproduced"), "{}", stdout(&r));
+    // Unknown names are usage errors, as for `run`.
+    let o = ftsim(&["explore", "scenarios/explore/tiny-checkpoint.json", "--mutation", "nope"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("unknown mutation `nope`"), "{}", stderr(&o));
+}
+
+#[test]
+fn explore_invariant_looks_past_other_violations_and_the_replay_judges_only_it() {
+    // commit_on_snapshot commits before the checkpoint completes at depth 4; with a crash,
+    // that commit is duplicated later. Asked for exactly_once only, the search goes past the
+    // first violation and finds the duplicate.
+    let dir = TempDir::new("explore-invariant");
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--invariant",
+        "exactly_once",
+        "--fault-kinds",
+        "crash_task",
+        "--max-faults",
+        "1",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let v = json(&o);
+    assert_eq!(v["invariants"], serde_json::json!(["exactly_once"]));
+    assert_eq!(v["violations"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["violations"][0]["invariant"], "exactly_once");
+    assert!(v["violations"][0]["depth"].as_u64().is_some_and(|d| d > 4), "{v}");
+    let cx = v["counterexample"].as_str().expect("a counterexample file");
+    let file = counterexample_file(cx);
+    assert_eq!(file["explore"]["invariants"], serde_json::json!(["exactly_once"]));
+    assert_eq!(file["violated"].as_array().map(Vec::len), Some(1), "{file}");
+    let r = ftsim(&["replay", cx, "--json"]);
+    assert_exit(&r, 0);
+    let names: Vec<Value> = json(&r)["invariants"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| i["name"].clone())
+        .collect();
+    assert_eq!(names, vec![Value::from("exactly_once")], "the replay judges what was checked");
+}
+
+#[test]
+fn explore_invariant_progress_ignores_a_commit_after_complete_violation() {
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--invariant",
+        "progress",
+        "--max-checkpoints",
+        "1",
+        "--json",
+    ]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_eq!(
+        (v["complete"].clone(), v["violations"].clone()),
+        (true.into(), serde_json::json!([]))
+    );
+}
+
+#[test]
+fn explore_rejects_unknown_invariants_and_zero_jobs_with_exit_2() {
+    let o = ftsim(&["explore", "tests/explore/commit_on_snapshot.json", "--invariant", "fast"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("unknown invariant `fast`") && err.contains("exactly_once"), "{err}");
+    let o = ftsim(&["explore", "tests/explore/commit_on_snapshot.json", "--jobs", "0"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--jobs"), "{}", stderr(&o));
+}
+
+#[test]
+fn explore_json_reports_jobs_memory_and_the_reduction_by_name() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["explore", "scenarios/explore/tiny-pipeline.json", "--json"];
+        args.extend_from_slice(extra);
+        let o = ftsim(&args);
+        assert_exit(&o, 0);
+        json(&o)
+    };
+    let v = run(&["--jobs", "2"]);
+    for field in ["states", "transitions", "max_depth", "complete", "violations", "states_per_sec"]
+    {
+        assert!(v.get(field).is_some(), "the SPEC field `{field}` is there: {v}");
+    }
+    assert!(v.get("counterexample").is_some(), "{v}");
+    assert_eq!(v["jobs"], 2);
+    assert!(v["memory_bytes"].is_u64(), "{v}");
+    assert_eq!(v["reduction"], "sleep");
+    assert_eq!(run(&["--no-reduction"])["reduction"], "none");
+    let human = ftsim(&["explore", "scenarios/explore/tiny-pipeline.json", "--jobs", "2"]);
+    assert_exit(&human, 0);
+    assert!(stdout(&human).contains("2 jobs"), "{}", stdout(&human));
 }

@@ -10,7 +10,7 @@ use crate::check::sweep::{self, CheckSummary, Seeds};
 use crate::check::{self, Verdict};
 use crate::explore;
 use crate::graph::Job;
-use crate::scenario::model::FaultKindName;
+use crate::scenario::model::{FaultKindName, Invariant};
 use crate::scenario::{self, model::Mutation, Scenario};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -128,6 +128,15 @@ pub enum Command {
         /// Explore every interleaving, without partial-order reduction.
         #[arg(long)]
         no_reduction: bool,
+        /// Also run this mutation (repeatable; see `ftsim mutations`).
+        #[arg(long = "mutation", value_name = "NAME")]
+        mutations: Vec<String>,
+        /// Check, and stop on, this invariant only (repeatable; default: every invariant).
+        #[arg(long = "invariant", value_name = "NAME")]
+        invariants: Vec<String>,
+        /// Worker threads (the verdict and the state count do not depend on it).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        jobs: usize,
         /// Where the counterexample file goes.
         #[arg(long, default_value = "ftsim-counterexamples", value_name = "DIR")]
         out: PathBuf,
@@ -326,14 +335,22 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             max_seconds,
             dfs,
             no_reduction,
+            mutations,
+            invariants,
+            jobs,
             out,
             json,
         } => {
+            if jobs == 0 {
+                return Err(Usage("--jobs must be at least 1".into()));
+            }
+            let invariants = parse_invariants(&invariants)?;
             let mut s = load(Some(&scenario))?;
             if let Some(n) = max_records {
                 let shorter = explore::limit_records(&s.json, n);
                 s = scenario::load_value(&shorter, &s.origin).map_err(|e| Usage(e.to_string()))?;
             }
+            add_mutations(&mut s, &mutations)?;
             let job = Arc::new(Job::new(s));
             let (default_kinds, default_count) = explore::scenario_faults(&job);
             let fault_kinds = match fault_kinds {
@@ -362,8 +379,8 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 reduce: !no_reduction,
                 stop_at_first: true,
                 check_recovery: true,
-                invariants: Vec::new(),
-                jobs: 1,
+                invariants,
+                jobs,
             };
             explore_cmd::explore_command(&job, &config, max_seconds, &out, json)
         }
@@ -460,6 +477,23 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             Ok(0)
         }
     }
+}
+
+/// The invariants named by `--invariant` options, in the order given, without repeats.
+fn parse_invariants(names: &[String]) -> Result<Vec<Invariant>, Usage> {
+    let mut out = Vec::new();
+    for n in names {
+        let inv = Invariant::from_name(n).ok_or_else(|| {
+            Usage(format!(
+                "unknown invariant `{n}`: one of {}",
+                Invariant::ALL.map(|i| i.name()).join(", ")
+            ))
+        })?;
+        if !out.contains(&inv) {
+            out.push(inv);
+        }
+    }
+    Ok(out)
 }
 
 /// Adds `--mutation` names to a scenario's own list.
