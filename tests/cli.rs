@@ -856,3 +856,84 @@ fn explore_json_reports_jobs_memory_and_the_reduction_by_name() {
     assert_exit(&human, 0);
     assert!(stdout(&human).contains("2 jobs"), "{}", stdout(&human));
 }
+
+#[test]
+fn shrink_of_an_explorer_counterexample_saves_a_smaller_one_that_replays() {
+    let dir = TempDir::new("shrink-explore");
+    // Depth first, with the fixture's crash budget: a long path that crashes src[0] first.
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/no_recommit_on_restore.json",
+        "--dfs",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let cx = json(&o)["counterexample"].as_str().expect("a file").to_string();
+    let original = counterexample_file(&cx)["explore"]["choices"].as_array().map(Vec::len);
+    let o = ftsim(&["shrink", &cx, "--json", "--out", dir.path()]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["invariant"], "recoverable_checkpoints");
+    assert_eq!(v["before"]["choices"].as_u64().map(|n| n as usize), original);
+    for measure in ["faults", "records", "choices"] {
+        assert!(v["after"][measure].as_u64() <= v["before"][measure].as_u64(), "{v}");
+    }
+    assert!(v["after"]["choices"].as_u64() < v["before"]["choices"].as_u64(), "{v}");
+    let shrunk = v["counterexample"].as_str().expect("a file").to_string();
+    assert!(shrunk.ends_with("-shrunk.json"), "{shrunk}");
+    let r = ftsim(&["replay", &shrunk]);
+    assert_exit(&r, 0);
+    assert!(stdout(&r).contains("reproduced"), "{}", stdout(&r));
+    // The human summary: sizes before and after, the steps, the file.
+    let o = ftsim(&["shrink", &cx, "--out", dir.path()]);
+    assert_exit(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("keeping recoverable_checkpoints violated"), "{text}");
+    assert!(text.contains("faults 1 → 0"), "{text}");
+    assert!(text.contains(&format!("reproduce: ftsim replay {shrunk}")), "{text}");
+}
+
+#[test]
+fn shrink_refuses_what_it_cannot_shrink_with_exit_2() {
+    let dir = TempDir::new("shrink-refuses");
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    let cx = json(&o)["counterexample"].as_str().expect("a file").to_string();
+    // An explorer counterexample has no seed, and its mutations are in it.
+    assert_exit(&ftsim(&["shrink", &cx, "--seed", "1"]), 2);
+    assert_exit(&ftsim(&["shrink", &cx, "--mutation", "skip_alignment"]), 2);
+    // It does not violate progress, and `fast` is no invariant.
+    let o = ftsim(&["shrink", &cx, "--invariant", "progress"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("does not violate progress"), "{}", stderr(&o));
+    assert_exit(&ftsim(&["shrink", &cx, "--invariant", "fast"]), 2);
+    // A scenario needs a seed.
+    let o = ftsim(&["shrink", "tests/explore/commit_on_snapshot.json"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--seed"), "{}", stderr(&o));
+    // The counterexample of a seeded run says how to shrink its scenario.
+    let o = ftsim(&[
+        "check",
+        "scenarios/mutations/commit_on_snapshot/scenario.json",
+        "--seeds",
+        "1..1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    let seeded = json(&o)["counterexamples"][0].as_str().expect("a file").to_string();
+    let o = ftsim(&["shrink", &seeded]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--seed 1"), "{}", stderr(&o));
+}

@@ -2,6 +2,7 @@
 
 pub mod counterexample;
 pub mod invariants;
+pub mod path_shrink;
 pub mod recovery;
 pub mod reference;
 pub mod shrink;

@@ -4,6 +4,7 @@
 //! Exit codes: 0 every expectation met; 1 an expectation failed; 2 bad input or usage.
 
 mod explore_cmd;
+mod shrink_cmd;
 mod sweep_cmd;
 
 use crate::check::sweep::{self, CheckSummary, Seeds};
@@ -144,20 +145,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Shrink a failing seed: remove faults and records, lower parallelism, move faults
-    /// earlier, while the same invariant still fails; save the result as a replayable
-    /// counterexample.
+    /// Shrink a failing seed (remove faults and records, lower parallelism, move faults
+    /// earlier) or a counterexample of `explore` (drop faults from its path, cut records,
+    /// shorten the path) while the same invariant still fails; save the result as a
+    /// replayable counterexample.
     Shrink {
-        /// The scenario file; without it, the built-in word count.
+        /// A scenario file (with --seed), or a counterexample file written by `explore`;
+        /// without it, the built-in word count.
         scenario: Option<PathBuf>,
+        /// The failing seed (for a scenario).
         #[arg(long)]
-        seed: u64,
+        seed: Option<u64>,
         /// The invariant to keep violated (default: the first one that fails).
         #[arg(long)]
         invariant: Option<String>,
-        /// Also run this mutation.
+        /// Also run this mutation (for a scenario).
         #[arg(long = "mutation", value_name = "NAME")]
         mutations: Vec<String>,
+        /// For an explorer counterexample: stop each search that cuts records after this many
+        /// states [default: 200000].
+        #[arg(long, value_name = "S")]
+        max_states: Option<u64>,
         /// Where the counterexample file goes.
         #[arg(long, default_value = "ftsim-counterexamples", value_name = "DIR")]
         out: PathBuf,
@@ -241,7 +249,7 @@ pub fn main() -> i32 {
     }
 }
 
-fn load(path: Option<&Path>) -> Result<Scenario, Usage> {
+pub(crate) fn load(path: Option<&Path>) -> Result<Scenario, Usage> {
     match path {
         Some(p) => scenario::load_file(p).map_err(|e| Usage(e.to_string())),
         None => Ok(scenario::builtin()),
@@ -384,57 +392,10 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             };
             explore_cmd::explore_command(&job, &config, max_seconds, &out, json)
         }
-        Command::Shrink { scenario, seed, invariant, mutations, out, json } => {
-            let mut s = load(scenario.as_deref())?;
-            add_mutations(&mut s, &mutations)?;
-            let target = match invariant {
-                None => None,
-                Some(n) => Some(
-                    crate::scenario::model::Invariant::from_name(&n)
-                        .ok_or_else(|| Usage(format!("unknown invariant `{n}`")))?,
-                ),
-            };
-            let job = Arc::new(Job::new(s));
-            let shrunk = check::shrink::shrink(&job, seed, target).map_err(Usage)?;
-            let path = out.join(check::counterexample::file_name(
-                &format!("{}-shrunk", job.scenario.name),
-                seed,
-            ));
-            let mut cx = check::counterexample::build(&job, &shrunk.report, &path);
-            cx.scenario = shrunk.scenario.clone();
-            let text = serde_json::to_string_pretty(&cx).expect("counterexamples serialize");
-            check::counterexample::write_atomically(&path, format!("{text}\n").as_bytes())
-                .map_err(Usage)?;
-            if json {
-                let mut v = serde_json::to_value(&shrunk).expect("serializes");
-                v["counterexample"] = serde_json::json!(path.display().to_string());
-                emit(&format!("{}\n", serde_json::to_string_pretty(&v).expect("serializes")));
-            } else {
-                let mut t = format!(
-                    "shrunk {} from seed {seed} to seed {} keeping {} violated, in {} runs:\n  faults {} → {}, source records {} → {}, tasks {} → {}\n",
-                    job.scenario.name,
-                    shrunk.seed,
-                    shrunk.invariant,
-                    shrunk.runs,
-                    shrunk.before.faults,
-                    shrunk.after.faults,
-                    shrunk.before.records,
-                    shrunk.after.records,
-                    shrunk.before.tasks,
-                    shrunk.after.tasks
-                );
-                for step in &shrunk.steps {
-                    t.push_str(&format!("  - {step}\n"));
-                }
-                if let Some(i) =
-                    shrunk.report.invariants.iter().find(|i| i.name == shrunk.invariant)
-                {
-                    t.push_str(&format!("  {}: {}\n", i.name, i.detail));
-                }
-                t.push_str(&format!("reproduce: ftsim replay {}\n", path.display()));
-                emit(&t);
-            }
-            Ok(0)
+        Command::Shrink { scenario, seed, invariant, mutations, max_states, out, json } => {
+            let opts =
+                shrink_cmd::ShrinkOptions { seed, invariant, mutations, max_states, out, json };
+            shrink_cmd::shrink_command(scenario.as_deref(), &opts)
         }
         Command::Merge { summaries } => {
             let mut parts = Vec::new();
@@ -480,7 +441,7 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
 }
 
 /// The invariants named by `--invariant` options, in the order given, without repeats.
-fn parse_invariants(names: &[String]) -> Result<Vec<Invariant>, Usage> {
+pub(crate) fn parse_invariants(names: &[String]) -> Result<Vec<Invariant>, Usage> {
     let mut out = Vec::new();
     for n in names {
         let inv = Invariant::from_name(n).ok_or_else(|| {
