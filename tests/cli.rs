@@ -922,7 +922,15 @@ fn shrink_refuses_what_it_cannot_shrink_with_exit_2() {
     let o = ftsim(&["shrink", "tests/explore/commit_on_snapshot.json"]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("--seed"), "{}", stderr(&o));
-    // The counterexample of a seeded run says how to shrink its scenario.
+    // A file that is not there is named.
+    let o = ftsim(&["shrink", "no/such/counterexample.json"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("no/such/counterexample.json"), "{}", stderr(&o));
+}
+
+#[test]
+fn shrink_of_a_seeded_counterexample_shrinks_its_scenario_at_its_seed() {
+    let dir = TempDir::new("shrink-seeded-cx");
     let o = ftsim(&[
         "check",
         "scenarios/mutations/commit_on_snapshot/scenario.json",
@@ -933,7 +941,15 @@ fn shrink_refuses_what_it_cannot_shrink_with_exit_2() {
         dir.path(),
     ]);
     let seeded = json(&o)["counterexamples"][0].as_str().expect("a file").to_string();
-    let o = ftsim(&["shrink", &seeded]);
-    assert_exit(&o, 2);
-    assert!(stderr(&o).contains("--seed 1"), "{}", stderr(&o));
+    let o = ftsim(&["shrink", &seeded, "--json", "--out", dir.path()]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert!(v["after"]["records"].as_u64() < v["before"]["records"].as_u64(), "{v}");
+    let shrunk = v["counterexample"].as_str().expect("a file");
+    // The file still names the scenario file the sweep ran.
+    let file = counterexample_file(shrunk);
+    assert_eq!(file["scenario_file"], "scenarios/mutations/commit_on_snapshot/scenario.json");
+    assert_exit(&ftsim(&["replay", shrunk]), 0);
+    // Its seed and mutations are its own.
+    assert_exit(&ftsim(&["shrink", &seeded, "--seed", "2"]), 2);
 }

@@ -45,16 +45,26 @@ fn shrink_seed(
     target: Option<Invariant>,
     opts: &ShrinkOptions,
 ) -> Result<i32, Usage> {
+    let mut s = load(file)?;
     let seed = opts.seed.ok_or_else(|| {
-        Usage("--seed N is required to shrink a scenario (a counterexample file of `explore` needs none)".into())
+        Usage("--seed N is required to shrink a scenario (a counterexample file needs none)".into())
     })?;
+    add_mutations(&mut s, &opts.mutations)?;
+    shrink_scenario(s, seed, target, opts)
+}
+
+/// Shrinks `s` at `seed` and writes the counterexample.
+fn shrink_scenario(
+    s: crate::scenario::Scenario,
+    seed: u64,
+    target: Option<Invariant>,
+    opts: &ShrinkOptions,
+) -> Result<i32, Usage> {
     if opts.max_states.is_some() {
         return Err(Usage(
             "--max-states is for counterexamples of `explore`; a seed is shrunk by runs".into(),
         ));
     }
-    let mut s = load(file)?;
-    add_mutations(&mut s, &opts.mutations)?;
     let job = Arc::new(Job::new(s));
     let shrunk = check::shrink::shrink(&job, seed, target).map_err(Usage)?;
     let path =
@@ -99,22 +109,21 @@ fn shrink_counterexample(
 ) -> Result<i32, Usage> {
     let cx = counterexample::load(file).map_err(Usage)?;
     let shown = file.display();
-    if cx.explore.is_none() {
-        let mutations: String = cx.mutations.iter().map(|m| format!(" --mutation {m}")).collect();
-        return Err(Usage(format!(
-            "{shown}: the counterexample of a seeded run; shrink its scenario with `ftsim shrink {} --seed {}{mutations}`",
-            cx.scenario_file, cx.seed
-        )));
-    }
     if opts.seed.is_some() {
         return Err(Usage(format!(
-            "{shown}: a counterexample of `explore` has no seed; drop --seed"
+            "{shown}: a counterexample brings its own seed (none, for one of `explore`); drop --seed"
         )));
     }
     if !opts.mutations.is_empty() {
         return Err(Usage(format!(
             "{shown}: the mutations of a counterexample are in its scenario; drop --mutation"
         )));
+    }
+    if cx.explore.is_none() {
+        // A seeded run: its scenario (faults resolved, mutations set) at its seed.
+        let s = crate::scenario::load_value(&cx.scenario, &cx.scenario_file)
+            .map_err(|e| Usage(format!("{shown}: {e}")))?;
+        return shrink_scenario(s, cx.seed, target, opts);
     }
     let origin = format!("{shown} (counterexample)");
     let name = cx.scenario["name"].as_str().unwrap_or("scenario").to_string();
@@ -129,12 +138,14 @@ fn shrink_counterexample(
         emit(&format!("{}\n", serde_json::to_string_pretty(&v).expect("serializes")));
     } else {
         let (b, a) = (shrunk.before, shrunk.after);
+        let count =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut t = format!(
-            "shrunk the path of {name} keeping {} violated, in {} replays and {} searches ({} states):\n  faults {} → {}, source records {} → {}, choices {} → {}\n",
+            "shrunk the path of {name} keeping {} violated, in {} and {} ({}):\n  faults {} → {}, source records {} → {}, choices {} → {}\n",
             shrunk.invariant,
-            shrunk.replays,
-            shrunk.searches,
-            shrunk.states,
+            count(shrunk.replays, "replay", "replays"),
+            count(shrunk.searches, "search", "searches"),
+            count(shrunk.states, "state", "states"),
             b.faults,
             a.faults,
             b.records,
