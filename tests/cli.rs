@@ -598,11 +598,14 @@ fn bad_seed_ranges_and_shards_exit_2() {
 fn explore_saves_a_counterexample_that_replay_reproduces() {
     let dir = std::env::temp_dir().join(format!("ftsim-cli-explore-cx-{}", std::process::id()));
     let dir_s = dir.to_str().expect("temp paths are UTF-8");
+    // Without reduction, breadth first finds a shortest path (stubborn sets may put some
+    // events first and find a longer one).
     let o = ftsim(&[
         "explore",
         "tests/explore/commit_on_snapshot.json",
         "--max-checkpoints",
         "1",
+        "--no-reduction",
         "--json",
         "--out",
         dir_s,
@@ -614,10 +617,56 @@ fn explore_saves_a_counterexample_that_replay_reproduces() {
     assert!(v["states"].as_u64().is_some_and(|n| n > 0));
     assert!(v["transitions_per_sec"].as_f64().is_some_and(|r| r > 0.0));
     let cx = v["counterexample"].as_str().expect("a counterexample file").to_string();
+    // Choices say what happens, in the order it happens.
+    let choices = counterexample_file(&cx)["explore"]["choices"].clone();
     let r = ftsim(&["replay", &cx]);
     let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        choices,
+        serde_json::json!([
+            "timer: periodic trigger",
+            "trigger of checkpoint 1 reaches src[0]",
+            "deliver barrier 1 on src[0]->out[0]",
+            "out[0] takes barrier 1 from src[0]->out[0]"
+        ])
+    );
     assert_exit(&r, 0);
     assert!(stdout(&r).contains("reproduced"), "{}", stdout(&r));
+    // The simulated time is the explorer's clock at the end of the path: the trigger is due at
+    // 0, each message and item takes the lower bound of its latency (1 ms).
+    assert!(stdout(&r).contains("4 events, 2 ms simulated"), "{}", stdout(&r));
+}
+
+#[test]
+fn replay_of_a_choice_that_names_nothing_exits_2_naming_it_and_what_could_happen() {
+    let dir = TempDir::new("replay-diverged");
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--max-checkpoints",
+        "1",
+        "--no-reduction",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let cx = json(&o)["counterexample"].as_str().expect("a file").to_string();
+    let mut file = counterexample_file(&cx);
+    file["explore"]["choices"][1] = "trigger of checkpoint 7 reaches src[0]".into();
+    let bad = TempFile::with("replay-diverged", &serde_json::to_string(&file).expect("json"));
+    let r = ftsim(&["replay", bad.path()]);
+    assert_exit(&r, 2);
+    let err = stderr(&r);
+    assert!(err.contains(bad.path()), "{err}");
+    assert!(err.contains("explore.choices[1] `trigger of checkpoint 7 reaches src[0]`"), "{err}");
+    assert!(err.contains("trigger of checkpoint 1 reaches src[0]"), "{err}");
+    // The id forms of older files still replay.
+    file["explore"]["choices"] =
+        serde_json::json!(["timer 1", "control 4", "deliver src[0]->out[0]", "step out[0]"]);
+    let old = TempFile::with("replay-old-ids", &serde_json::to_string(&file).expect("json"));
+    let r = ftsim(&["replay", old.path()]);
+    assert_exit(&r, 0);
 }
 
 #[test]
@@ -660,4 +709,253 @@ fn explore_of_an_invalid_scenario_exits_2() {
     let f = TempFile::with("explore-invalid", "{\"name\": 3}");
     let o = ftsim(&["explore", f.path()]);
     assert_exit(&o, 2);
+}
+
+/// A directory in the temp directory, unique to this test and process, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        TempDir(std::env::temp_dir().join(format!("ftsim-cli-{test}-{}", std::process::id())))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("temp paths are UTF-8")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Reads a counterexample file written by a command.
+fn counterexample_file(path: &str) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn explore_mutation_runs_the_broken_protocol_and_its_counterexample_replays_on_its_own() {
+    let dir = TempDir::new("explore-mutation");
+    let o = ftsim(&[
+        "explore",
+        "scenarios/explore/tiny-checkpoint.json",
+        "--mutation",
+        "commit_on_snapshot",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let v = json(&o);
+    assert_eq!(v["violations"][0]["invariant"], "commit_after_complete");
+    let cx = v["counterexample"].as_str().expect("a counterexample file");
+    // The mutation is in the file's scenario, not only on this command line.
+    assert_eq!(counterexample_file(cx)["scenario"]["mutations"][0], "commit_on_snapshot");
+    let r = ftsim(&["replay", cx]);
+    assert_exit(&r, 0);
+    assert!(stdout(&r).contains("reproduced"), "{}", stdout(&r));
+    // Unknown names are usage errors, as for `run`.
+    let o = ftsim(&["explore", "scenarios/explore/tiny-checkpoint.json", "--mutation", "nope"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("unknown mutation `nope`"), "{}", stderr(&o));
+}
+
+#[test]
+fn explore_invariant_looks_past_other_violations_and_the_replay_judges_only_it() {
+    // commit_on_snapshot commits before the checkpoint completes at depth 4; with a crash,
+    // that commit is duplicated later. Asked for exactly_once only, the search goes past the
+    // first violation and finds the duplicate.
+    let dir = TempDir::new("explore-invariant");
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--invariant",
+        "exactly_once",
+        "--fault-kinds",
+        "crash_task",
+        "--max-faults",
+        "1",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let v = json(&o);
+    assert_eq!(v["invariants"], serde_json::json!(["exactly_once"]));
+    assert_eq!(v["violations"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["violations"][0]["invariant"], "exactly_once");
+    assert!(v["violations"][0]["depth"].as_u64().is_some_and(|d| d > 4), "{v}");
+    let cx = v["counterexample"].as_str().expect("a counterexample file");
+    let file = counterexample_file(cx);
+    assert_eq!(file["explore"]["invariants"], serde_json::json!(["exactly_once"]));
+    assert_eq!(file["violated"].as_array().map(Vec::len), Some(1), "{file}");
+    let r = ftsim(&["replay", cx, "--json"]);
+    assert_exit(&r, 0);
+    let names: Vec<Value> = json(&r)["invariants"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| i["name"].clone())
+        .collect();
+    assert_eq!(names, vec![Value::from("exactly_once")], "the replay judges what was checked");
+}
+
+#[test]
+fn explore_invariant_progress_ignores_a_commit_after_complete_violation() {
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--invariant",
+        "progress",
+        "--max-checkpoints",
+        "1",
+        "--json",
+    ]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_eq!(
+        (v["complete"].clone(), v["violations"].clone()),
+        (true.into(), serde_json::json!([]))
+    );
+}
+
+#[test]
+fn explore_rejects_unknown_invariants_and_zero_jobs_with_exit_2() {
+    let o = ftsim(&["explore", "tests/explore/commit_on_snapshot.json", "--invariant", "fast"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("unknown invariant `fast`") && err.contains("exactly_once"), "{err}");
+    let o = ftsim(&["explore", "tests/explore/commit_on_snapshot.json", "--jobs", "0"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--jobs"), "{}", stderr(&o));
+}
+
+#[test]
+fn explore_json_reports_jobs_memory_and_the_reduction_by_name() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["explore", "scenarios/explore/tiny-pipeline.json", "--json"];
+        args.extend_from_slice(extra);
+        let o = ftsim(&args);
+        assert_exit(&o, 0);
+        json(&o)
+    };
+    let v = run(&["--jobs", "2"]);
+    for field in ["states", "transitions", "max_depth", "complete", "violations", "states_per_sec"]
+    {
+        assert!(v.get(field).is_some(), "the SPEC field `{field}` is there: {v}");
+    }
+    assert!(v.get("counterexample").is_some(), "{v}");
+    assert_eq!(v["jobs"], 2);
+    assert!(v["memory_bytes"].is_u64(), "{v}");
+    assert_eq!(v["reduction"], "stubborn+sleep");
+    assert_eq!(run(&["--max-depth", "50"])["reduction"], "sleep");
+    assert_eq!(run(&["--no-reduction"])["reduction"], "none");
+    let human = ftsim(&["explore", "scenarios/explore/tiny-pipeline.json", "--jobs", "2"]);
+    assert_exit(&human, 0);
+    assert!(stdout(&human).contains("2 jobs"), "{}", stdout(&human));
+}
+
+#[test]
+fn shrink_of_an_explorer_counterexample_saves_a_smaller_one_that_replays() {
+    let dir = TempDir::new("shrink-explore");
+    // Depth first, with the fixture's crash budget: a long path that crashes src[0] first.
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/no_recommit_on_restore.json",
+        "--dfs",
+        "--max-checkpoints",
+        "1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    assert_exit(&o, 1);
+    let cx = json(&o)["counterexample"].as_str().expect("a file").to_string();
+    let original = counterexample_file(&cx)["explore"]["choices"].as_array().map(Vec::len);
+    let o = ftsim(&["shrink", &cx, "--json", "--out", dir.path()]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["invariant"], "recoverable_checkpoints");
+    assert_eq!(v["before"]["choices"].as_u64().map(|n| n as usize), original);
+    for measure in ["faults", "records", "choices"] {
+        assert!(v["after"][measure].as_u64() <= v["before"][measure].as_u64(), "{v}");
+    }
+    assert!(v["after"]["choices"].as_u64() < v["before"]["choices"].as_u64(), "{v}");
+    let shrunk = v["counterexample"].as_str().expect("a file").to_string();
+    assert!(shrunk.ends_with("-shrunk.json"), "{shrunk}");
+    let r = ftsim(&["replay", &shrunk]);
+    assert_exit(&r, 0);
+    assert!(stdout(&r).contains("reproduced"), "{}", stdout(&r));
+    // The human summary: sizes before and after, the steps, the file.
+    let o = ftsim(&["shrink", &cx, "--out", dir.path()]);
+    assert_exit(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains("keeping recoverable_checkpoints violated"), "{text}");
+    assert!(text.contains("faults 1 → 0"), "{text}");
+    assert!(text.contains(&format!("reproduce: ftsim replay {shrunk}")), "{text}");
+}
+
+#[test]
+fn shrink_refuses_what_it_cannot_shrink_with_exit_2() {
+    let dir = TempDir::new("shrink-refuses");
+    let o = ftsim(&[
+        "explore",
+        "tests/explore/commit_on_snapshot.json",
+        "--max-checkpoints",
+        "1",
+        "--no-reduction",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    let cx = json(&o)["counterexample"].as_str().expect("a file").to_string();
+    // An explorer counterexample has no seed, and its mutations are in it.
+    assert_exit(&ftsim(&["shrink", &cx, "--seed", "1"]), 2);
+    assert_exit(&ftsim(&["shrink", &cx, "--mutation", "skip_alignment"]), 2);
+    // It does not violate progress, and `fast` is no invariant.
+    let o = ftsim(&["shrink", &cx, "--invariant", "progress"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("does not violate progress"), "{}", stderr(&o));
+    assert_exit(&ftsim(&["shrink", &cx, "--invariant", "fast"]), 2);
+    // A scenario needs a seed.
+    let o = ftsim(&["shrink", "tests/explore/commit_on_snapshot.json"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--seed"), "{}", stderr(&o));
+    // A file that is not there is named.
+    let o = ftsim(&["shrink", "no/such/counterexample.json"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("no/such/counterexample.json"), "{}", stderr(&o));
+}
+
+#[test]
+fn shrink_of_a_seeded_counterexample_shrinks_its_scenario_at_its_seed() {
+    let dir = TempDir::new("shrink-seeded-cx");
+    let o = ftsim(&[
+        "check",
+        "scenarios/mutations/commit_on_snapshot/scenario.json",
+        "--seeds",
+        "1..1",
+        "--json",
+        "--out",
+        dir.path(),
+    ]);
+    let seeded = json(&o)["counterexamples"][0].as_str().expect("a file").to_string();
+    let o = ftsim(&["shrink", &seeded, "--json", "--out", dir.path()]);
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert!(v["after"]["records"].as_u64() < v["before"]["records"].as_u64(), "{v}");
+    let shrunk = v["counterexample"].as_str().expect("a file");
+    // The file still names the scenario file the sweep ran.
+    let file = counterexample_file(shrunk);
+    assert_eq!(file["scenario_file"], "scenarios/mutations/commit_on_snapshot/scenario.json");
+    assert_exit(&ftsim(&["replay", shrunk]), 0);
+    // Its seed and mutations are its own.
+    assert_exit(&ftsim(&["shrink", &seeded, "--seed", "2"]), 2);
 }

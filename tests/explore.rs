@@ -232,15 +232,85 @@ fn reduction_never_misses_a_violation_that_the_full_search_finds() {
     }
 }
 
+/// Along many pseudo-random paths through fixtures with faults, restarts and checkpoints,
+/// every event that can happen in a state has a name no other event of that state has, and
+/// the name reads back to the event in that state; every step of the path replays by name.
 #[test]
-fn choices_print_and_parse_back() {
+fn every_choice_has_a_name_of_its_own_that_reads_back_to_it_in_its_state() {
+    use ftsim::explore::{
+        choices, event_name, initial_world, names, parse_event, step, ExploreEnv,
+    };
+    // Two edges between the same operators: two channels with the same ends, and records
+    // that read the same on both.
+    let twin_edges = r#"{"name": "twin-edges",
+        "graph": {"operators": [
+            {"id": "src", "op": "source", "data": [[{"key": "a", "value": 1, "ts": 0}]]},
+            {"id": "out", "op": "sink", "delivery": "at_least_once"}],
+          "edges": [{"from": "src", "to": "out"}, {"from": "src", "to": "out"}]},
+        "checkpointing": {"mode": "aligned", "interval_ms": 10}}"#;
+    let twin = scenario::load_bytes(twin_edges.as_bytes(), "twin-edges").expect("loads");
+    let (mut named, mut twins) = (0, 0);
+    let files = [
+        "scenarios/explore/tiny-checkpoint.json",
+        "scenarios/explore/tiny-wordcount.json",
+        "tests/explore/restore_older_checkpoint.json",
+        "tests/explore/no_recommit_on_restore.json",
+        "tests/explore/skip_alignment.json",
+    ];
+    let jobs = files.iter().map(|f| (*f, job(f))).chain([("twin-edges", Arc::new(Job::new(twin)))]);
+    for (file, j) in jobs {
+        let config = Config {
+            fault_kinds: FaultKindName::ALL.to_vec(),
+            max_faults: 2,
+            ..config(2, 0, true)
+        };
+        for seed in 0..30u64 {
+            let mut w = initial_world(&j, &config);
+            let mut now = ftsim::ids::SimTime::ZERO;
+            let mut env = ExploreEnv { hasher: None, lines: None };
+            let mut path = Vec::new();
+            for depth in 0..150u64 {
+                let all = names(&j, &w);
+                for (k, (e, name)) in all.iter().enumerate() {
+                    assert!(
+                        all[..k].iter().all(|(_, other)| other != name),
+                        "{file}: two events named `{name}`"
+                    );
+                    assert_eq!(parse_event(&j, &w, name), Some(*e), "{file}: `{name}`");
+                    assert_eq!(&event_name(&j, &w, *e), name);
+                    named += 1;
+                    twins += usize::from(name.ends_with(" #2"));
+                }
+                let (events, _) = choices(&w, &config);
+                if events.is_empty() {
+                    break;
+                }
+                let pick = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 7).wrapping_add(depth * 31);
+                let e = events[(pick % events.len() as u64) as usize];
+                path.push(event_name(&j, &w, e));
+                assert!(step(&mut w, &mut now, e, &mut env), "{file}: a choice is enabled");
+            }
+            let replayed = explore::replay_names(&j, &config, &path, false)
+                .unwrap_or_else(|d| panic!("{file}: {d}"));
+            assert!(replayed.world == w, "{file}: the path replayed by name ends elsewhere");
+            assert_eq!(replayed.now, now);
+        }
+    }
+    assert!(named > 10_000, "only {named} names checked");
+    assert!(twins > 0, "the twin edges gave two events the same base name");
+}
+
+#[test]
+fn choices_written_with_ids_by_older_files_still_read() {
     let j = job("scenarios/explore/tiny-checkpoint.json");
     let config = config(1, 1, true);
     let w = explore::initial_world(&j, &config);
-    for e in explore::choices(&w, &config).0 {
-        let name = explore::event_name(&j, e);
-        assert_eq!(explore::parse_event(&j, &name), Some(e), "{name}");
+    let old = ["step src[0]", "timer 1", "inject 0"];
+    for name in old {
+        let e = explore::parse_event(&j, &w, name).unwrap_or_else(|| panic!("`{name}` reads"));
+        assert!(explore::names(&j, &w).iter().any(|(x, _)| *x == e), "`{name}` can happen");
     }
+    assert_eq!(explore::parse_event(&j, &w, "trigger of checkpoint 9 reaches src[0]"), None);
 }
 
 /// Every successor of every state on many paths, computed in one copy of the state and put

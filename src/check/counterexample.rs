@@ -7,8 +7,9 @@
 //! checks that the trace hash and the violated invariants are the same.
 
 use super::{run_once, Report};
+use crate::explore;
 use crate::graph::Job;
-use crate::scenario::model::{Endpoint, FaultAction, FaultTrigger};
+use crate::scenario::model::{Endpoint, FaultAction, FaultKindName, FaultTrigger, Invariant};
 use crate::world::PlannedFault;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -51,7 +52,43 @@ pub struct Counterexample {
 pub struct ExploreChoices {
     pub max_checkpoints: u64,
     pub fault_kinds: Vec<String>,
+    /// The invariants the search checked (`explore --invariant`); absent or empty: all.
+    /// The replay judges the final state with the same filter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invariants: Vec<String>,
     pub choices: Vec<String>,
+}
+
+impl ExploreChoices {
+    /// The explorer configuration the path was found with, as far as a replay needs it:
+    /// the fault menu, the checkpoint budget and the invariants checked.
+    pub fn config(&self) -> Result<explore::Config, String> {
+        let mut kinds = Vec::new();
+        for k in &self.fault_kinds {
+            let kind = FaultKindName::ALL.into_iter().find(|x| x.name() == k).ok_or_else(|| {
+                format!(
+                    "explore.fault_kinds: unknown fault kind `{k}`: one of {}",
+                    FaultKindName::ALL.map(|k| k.name()).join(", ")
+                )
+            })?;
+            kinds.push(kind);
+        }
+        let mut invariants = Vec::new();
+        for n in &self.invariants {
+            invariants.push(Invariant::from_name(n).ok_or_else(|| {
+                format!(
+                    "explore.invariants: unknown invariant `{n}`: one of {}",
+                    Invariant::ALL.map(|i| i.name()).join(", ")
+                )
+            })?);
+        }
+        Ok(explore::Config {
+            fault_kinds: kinds,
+            max_checkpoints: self.max_checkpoints,
+            invariants,
+            ..explore::Config::default()
+        })
+    }
 }
 
 /// The scenario JSON of `job` with the faults resolved for `seed` and its mutations.
@@ -160,9 +197,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// Saves the counterexample of `report` under `dir`; returns its path.
 pub fn save(dir: &Path, job: &Job, report: &Report) -> Result<PathBuf, String> {
     let path = dir.join(file_name(&job.scenario.name, report.seed));
-    let cx = build(job, report, &path);
-    let text = serde_json::to_string_pretty(&cx).expect("counterexamples serialize");
-    write_atomically(&path, format!("{text}\n").as_bytes())?;
+    write(&path, &build(job, report, &path))?;
     Ok(path)
 }
 
@@ -217,7 +252,7 @@ pub fn replay(
     let scenario = crate::scenario::load_value(&cx.scenario, origin).map_err(|e| e.to_string())?;
     let job = Arc::new(Job::new(scenario));
     if let Some(ex) = &cx.explore {
-        return replay_explore(&job, cx, ex, trace);
+        return replay_explore(&job, cx, ex, origin, trace);
     }
     Ok(Replay::compare(run_once(job, cx.seed, trace)?, cx))
 }
@@ -227,40 +262,66 @@ fn replay_explore(
     job: &Arc<Job>,
     cx: &Counterexample,
     ex: &ExploreChoices,
+    origin: &str,
     trace: Option<&mut dyn std::io::Write>,
 ) -> Result<Replay, String> {
-    use crate::explore;
-    let mut kinds = Vec::new();
-    for k in &ex.fault_kinds {
-        let kind = crate::scenario::model::FaultKindName::ALL
-            .into_iter()
-            .find(|x| x.name() == k)
-            .ok_or_else(|| format!("unknown fault kind `{k}` in the counterexample"))?;
-        kinds.push(kind);
-    }
-    let config = explore::Config {
-        fault_kinds: kinds,
-        max_checkpoints: ex.max_checkpoints,
-        ..explore::Config::default()
-    };
-    let mut choices = Vec::new();
-    for (i, c) in ex.choices.iter().enumerate() {
-        choices.push(
-            explore::parse_event(job, c)
-                .ok_or_else(|| format!("choice {i} `{c}` names nothing in this job"))?,
-        );
-    }
-    let (world, hash, lines) = explore::replay_traced(job, &config, &choices, trace.is_some())
-        .map_err(|i| {
-            format!("the replay diverged: choice {i} (`{}`) is not enabled", ex.choices[i])
-        })?;
+    let config = ex.config().map_err(|e| format!("{origin}: {e}"))?;
+    let path = explore::replay_names(job, &config, &ex.choices, trace.is_some())
+        .map_err(|d| format!("{origin}: the replay diverged: {d}"))?;
     if let Some(out) = trace {
-        for l in lines {
+        for l in &path.trace {
             writeln!(out, "{l}").map_err(|e| format!("cannot write the trace: {e}"))?;
         }
     }
-    let verdicts = explore::judge(job, &config, &world)?;
-    let report =
-        super::report_of_world(job, &world, cx.seed, hash, ex.choices.len() as u64, &verdicts);
+    let verdicts = explore::judge(job, &config, &path.world)?;
+    let report = super::report_of_world(job, &config, &path, cx.seed, &verdicts);
     Ok(Replay::compare(report, cx))
+}
+
+/// The counterexample of an explorer path (`choices` from the initial world of `config`),
+/// to be written to `path`: the scenario as the search used it (records budget applied,
+/// mutations set), the choices by name, and the violations a replay judges.
+pub fn build_explore(
+    job: &Arc<Job>,
+    config: &explore::Config,
+    choices: &[crate::world::Event],
+    path: &Path,
+) -> Result<Counterexample, String> {
+    let replayed = explore::replay_traced(job, config, choices, false).map_err(|i| {
+        format!("internal error: the explorer's own path cannot be replayed at choice {i}")
+    })?;
+    let verdicts = explore::judge(job, config, &replayed.world)?;
+    let report = super::report_of_world(job, config, &replayed, 0, &verdicts);
+    let mut scenario = (*job.scenario.json).clone();
+    if let Some(obj) = scenario.as_object_mut() {
+        let mutations: Vec<&str> = job.scenario.mutations.iter().map(|m| m.name()).collect();
+        obj.insert("mutations".into(), json!(mutations));
+    }
+    Ok(Counterexample {
+        ftsim_counterexample: FORMAT,
+        scenario_file: job.scenario.origin.clone(),
+        seed: 0,
+        mutations: report.mutations.clone(),
+        violated: report
+            .invariants
+            .iter()
+            .filter(|i| !i.holds)
+            .map(|i| Violated { invariant: i.name.to_string(), detail: i.detail.clone() })
+            .collect(),
+        trace_hash: report.trace_hash.clone(),
+        reproduce: format!("ftsim replay {}", path.display()),
+        scenario,
+        explore: Some(ExploreChoices {
+            max_checkpoints: config.max_checkpoints,
+            fault_kinds: config.fault_kinds.iter().map(|k| k.name().to_string()).collect(),
+            invariants: config.invariants.iter().map(|i| i.name().to_string()).collect(),
+            choices: replayed.names,
+        }),
+    })
+}
+
+/// Writes a counterexample to `path`, atomically.
+pub fn write(path: &Path, cx: &Counterexample) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(cx).expect("counterexamples serialize");
+    write_atomically(path, format!("{text}\n").as_bytes())
 }

@@ -2,6 +2,7 @@
 
 pub mod counterexample;
 pub mod invariants;
+pub mod path_shrink;
 pub mod recovery;
 pub mod reference;
 pub mod shrink;
@@ -220,16 +221,17 @@ pub fn run_once(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> Resu
     })
 }
 
-/// A report on a world reached some other way than by the timed driver (an explorer path):
-/// `verdicts` are the violated invariants with their details.
+/// The report on an explorer path replayed from its initial world: the final world's
+/// statistics, the explorer's clock as the simulated time, and the invariants the search
+/// checked (`config.invariants`), with `verdicts` the violated ones and their details.
 pub fn report_of_world(
     job: &Job,
-    w: &crate::world::World,
+    config: &crate::explore::Config,
+    path: &crate::explore::Replayed,
     seed: u64,
-    trace_hash: u64,
-    events: u64,
     verdicts: &[(Invariant, String)],
 ) -> Report {
+    let w = &path.world;
     let invariants: Vec<InvariantReport> = [
         Invariant::ExactlyOnce,
         Invariant::NoLoss,
@@ -239,6 +241,7 @@ pub fn report_of_world(
         Invariant::Progress,
     ]
     .iter()
+    .filter(|inv| config.checks(**inv))
     .map(|inv| {
         let v = verdicts.iter().find(|(i, _)| i == inv);
         let expected =
@@ -261,8 +264,8 @@ pub fn report_of_world(
         seed,
         mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
         verdict: if failures.is_empty() { Verdict::Pass } else { Verdict::Fail },
-        trace_hash: trace_hex(trace_hash),
-        stats: Stats::of(w, events, 0),
+        trace_hash: trace_hex(path.hash),
+        stats: Stats::of(w, path.events.len() as u64, path.now.as_ms()),
         invariants,
         counterexample: None,
         ending: if w.is_finished() {

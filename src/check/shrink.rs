@@ -66,6 +66,12 @@ pub struct Shrunk {
     pub after: Size,
     /// The reductions kept, in order.
     pub steps: Vec<String>,
+    /// For each step kept: the record count it cut, if that is what it did.
+    #[serde(skip)]
+    pub cuts: Vec<Option<Cut>>,
+    /// For each step kept: the seed it moved to, if it needed another one.
+    #[serde(skip)]
+    pub seeds: Vec<Option<u64>>,
     /// Runs tried.
     pub runs: u64,
     /// The final scenario (faults explicit).
@@ -124,10 +130,12 @@ pub fn shrink(job: &Arc<Job>, seed: u64, target: Option<Invariant>) -> Result<Sh
     }
     let before = Size::of(job, seed);
     let mut steps = Vec::new();
+    let mut cuts = Vec::new();
+    let mut seeds = Vec::new();
     let mut runs = 2;
     let mut seed = seed;
     'outer: loop {
-        for (what, candidate) in candidates(&current, &current_job) {
+        for (what, candidate, cut) in candidates(&current, &current_job) {
             if runs >= MAX_RUNS {
                 break 'outer;
             }
@@ -143,6 +151,8 @@ pub fn shrink(job: &Arc<Job>, seed: u64, target: Option<Invariant>) -> Result<Sh
                 let Ok(r) = run_once(cj.clone(), s, None) else { break };
                 if fails(&r, target) {
                     steps.push(if s == seed { what } else { format!("{what} (seed {s})") });
+                    cuts.push(cut);
+                    seeds.push((s != seed).then_some(s));
                     seed = s;
                     current = candidate;
                     current_job = cj;
@@ -159,6 +169,8 @@ pub fn shrink(job: &Arc<Job>, seed: u64, target: Option<Invariant>) -> Result<Sh
         before,
         after: Size::of(&current_job, seed),
         steps,
+        cuts,
+        seeds,
         runs,
         scenario: current,
         report,
@@ -175,14 +187,69 @@ fn load(v: &Value, origin: &str) -> Result<Arc<Job>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Every single-step reduction of `s` (loaded as `job`), in the order they are tried.
-fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
+/// A step that cut a record count: of a source (`words`, per partition) or of one data
+/// partition (`words[1]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub subject: String,
+    pub from: u64,
+    pub to: u64,
+    /// What was counted: `records per partition`, `records`, …
+    pub unit: &'static str,
+}
+
+impl Shrunk {
+    /// The steps kept, for people: a run of steps that cut the same record count one after
+    /// the other (`120 → 60`, `60 → 30`, …) is one line, `words: 120 → 12 records per
+    /// partition, in 4 steps`, with the last seed the run moved to.
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.steps.len() {
+            let mut j = i + 1;
+            if let Some(first) = &self.cuts[i] {
+                while let Some(Some(next)) = self.cuts.get(j) {
+                    let prev = self.cuts[j - 1].as_ref().expect("in the run");
+                    if next.subject != first.subject
+                        || next.unit != first.unit
+                        || next.from != prev.to
+                    {
+                        break;
+                    }
+                    j += 1;
+                }
+                if j - i > 1 {
+                    let last = self.cuts[j - 1].as_ref().expect("in the run");
+                    let seed = self.seeds[i..j].iter().rev().find_map(|s| *s);
+                    out.push(format!(
+                        "{}: {} → {} {}, in {} steps{}",
+                        first.subject,
+                        first.from,
+                        last.to,
+                        first.unit,
+                        j - i,
+                        seed.map_or(String::new(), |s| format!(" (seed {s})"))
+                    ));
+                    i = j;
+                    continue;
+                }
+            }
+            out.push(self.steps[i].clone());
+            i = j;
+        }
+        out
+    }
+}
+
+/// Every single-step reduction of `s` (loaded as `job`), in the order they are tried, with
+/// the record count it cuts, if it cuts one.
+fn candidates(s: &Value, job: &Job) -> Vec<(String, Value, Option<Cut>)> {
     let mut out = Vec::new();
     let faults = s["faults"].as_array().cloned().unwrap_or_default();
     for (i, f) in faults.iter().enumerate() {
         let mut c = s.clone();
         c["faults"].as_array_mut().expect("faults").remove(i);
-        out.push((format!("removed fault {i} ({})", f["kind"].as_str().unwrap_or("?")), c));
+        out.push((format!("removed fault {i} ({})", f["kind"].as_str().unwrap_or("?")), c, None));
     }
     let ops = s["graph"]["operators"].as_array().cloned().unwrap_or_default();
     for (i, op) in ops.iter().enumerate() {
@@ -192,7 +259,9 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
                 if smaller >= 1 && smaller < n {
                     let mut c = s.clone();
                     c["graph"]["operators"][i]["generate"]["records"] = json!(smaller);
-                    out.push((format!("{id}: {n} → {smaller} records per partition"), c));
+                    let unit = "records per partition";
+                    let cut = Cut { subject: id.to_string(), from: n, to: smaller, unit };
+                    out.push((format!("{id}: {n} → {smaller} {unit}"), c, Some(cut)));
                 }
             }
             // Half the records at half the rate: the data keeps its span in time, so faults
@@ -201,10 +270,9 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
                 let mut c = s.clone();
                 c["graph"]["operators"][i]["generate"]["records"] = json!(n / 2);
                 c["graph"]["operators"][i]["rate_per_ms"] = json!(rate / 2.0);
-                out.push((
-                    format!("{id}: {n} → {} records per partition, at half the rate", n / 2),
-                    c,
-                ));
+                let unit = "records per partition, at half the rate";
+                let cut = Cut { subject: id.to_string(), from: n, to: n / 2, unit };
+                out.push((format!("{id}: {n} → {} {unit}", n / 2), c, Some(cut)));
             }
         }
         if let Some(parts) = op["data"].as_array() {
@@ -217,7 +285,18 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
                     if b - a < n && n > 1 {
                         let mut c = s.clone();
                         c["graph"]["operators"][i]["data"][p] = json!(records[a..b].to_vec());
-                        out.push((format!("{id}[{p}]: kept the {what} of {n} records"), c));
+                        let subject = format!("{id}[{p}]");
+                        let cut = Cut {
+                            subject: subject.clone(),
+                            from: n as u64,
+                            to: (b - a) as u64,
+                            unit: "records",
+                        };
+                        out.push((
+                            format!("{subject}: kept the {what} of {n} records"),
+                            c,
+                            Some(cut),
+                        ));
                     }
                 }
                 for k in (0..n).rev() {
@@ -225,7 +304,14 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
                     let mut kept = records.clone();
                     kept.remove(k);
                     c["graph"]["operators"][i]["data"][p] = json!(kept);
-                    out.push((format!("{id}[{p}]: removed record {k} of {n}"), c));
+                    let subject = format!("{id}[{p}]");
+                    let cut = Cut {
+                        subject: subject.clone(),
+                        from: n as u64,
+                        to: n as u64 - 1,
+                        unit: "records",
+                    };
+                    out.push((format!("{subject}: removed record {k} of {n}"), c, Some(cut)));
                 }
             }
         }
@@ -262,6 +348,7 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
         out.push((
             format!("{}: generated records written out as data", op["id"].as_str().unwrap_or("?")),
             c,
+            None,
         ));
     }
     for (i, op) in ops.iter().enumerate() {
@@ -286,6 +373,7 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
                 out.push((
                     format!("{}: parallelism {p} → {target}", op["id"].as_str().unwrap_or("?")),
                     c,
+                    None,
                 ));
             }
         }
@@ -295,13 +383,13 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value)> {
             if let Some(t) = f[field].as_u64().filter(|t| *t > 0) {
                 let mut c = s.clone();
                 c["faults"][i][field] = json!(t / 2);
-                out.push((format!("fault {i}: {field} {t} → {}", t / 2), c));
+                out.push((format!("fault {i}: {field} {t} → {}", t / 2), c, None));
             }
         }
         if let Some(k) = f["on"]["checkpoint"].as_u64().filter(|k| *k > 1) {
             let mut c = s.clone();
             c["faults"][i]["on"]["checkpoint"] = json!(k - 1);
-            out.push((format!("fault {i} triggered on checkpoint {k} → {}", k - 1), c));
+            out.push((format!("fault {i} triggered on checkpoint {k} → {}", k - 1), c, None));
         }
     }
     out

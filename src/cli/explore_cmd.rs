@@ -21,17 +21,13 @@ pub(super) fn explore_command(
     let deadline = max_seconds.map(std::time::Duration::from_secs);
     let mut progress = |p: &explore::Progress| -> bool {
         if terminal {
-            eprint!(
-                "\r{} states, {:.0} states/s   ",
-                p.states,
-                p.states as f64 / start.elapsed().as_secs_f64().max(1e-9)
-            );
+            eprint!("\r{}\x1b[K", progress_line(p, start.elapsed().as_secs_f64()));
         }
         deadline.is_none_or(|d| start.elapsed() < d)
     };
     let result = explore::explore(job, config, &mut progress).map_err(Usage)?;
     if terminal {
-        eprint!("\r{:60}\r", "");
+        eprint!("\r\x1b[K");
     }
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     let expect = &job.scenario.expect;
@@ -50,7 +46,8 @@ pub(super) fn explore_command(
             failures.push(format!("{} is violated: {}", v.invariant.name(), v.detail));
         }
     }
-    for inv in &expect.violated {
+    // An invariant the search did not check (`--invariant`) can be neither found nor missed.
+    for inv in expect.violated.iter().filter(|i| config.checks(**i)) {
         if !found.contains(&inv.name()) && result.complete {
             failures.push(format!(
                 "{} is never violated within the bounds (expected to be)",
@@ -78,8 +75,11 @@ pub(super) fn explore_command(
         // `state_count`.
         "transitions_per_sec": result.transitions as f64 / secs,
         "counterexample": counterexample,
-        "reduction": config.reduce,
+        "memory_bytes": result.memory_bytes,
+        "reduction": reduction(config),
         "search": if config.bfs { "bfs" } else { "dfs" },
+        "jobs": config.jobs,
+        "invariants": checked(config),
         "failures": failures,
     });
     if json {
@@ -99,7 +99,12 @@ pub(super) fn explore_command(
             } else {
                 "INCOMPLETE (a budget ran out)"
             },
-            if config.reduce { ", with partial-order reduction" } else { "" },
+            match (config.reduce, config.jobs) {
+                (true, 1) => ", with partial-order reduction".to_string(),
+                (false, 1) => String::new(),
+                (true, n) => format!(", with partial-order reduction, {n} jobs"),
+                (false, n) => format!(", {n} jobs"),
+            },
             result.states as f64 / secs,
             result.transitions as f64 / secs
         );
@@ -119,6 +124,39 @@ pub(super) fn explore_command(
     Ok(if failures.is_empty() { 0 } else { 1 })
 }
 
+/// The progress line on a terminal: what the search has done, how fast, and what it holds.
+fn progress_line(p: &explore::Progress, secs: f64) -> String {
+    format!(
+        "{} states, {} transitions, depth {}, {:.0} states/s, {:.0} MB",
+        p.states,
+        p.transitions,
+        p.depth,
+        p.states as f64 / secs.max(1e-9),
+        p.memory_bytes as f64 / 1e6
+    )
+}
+
+/// The partial-order reduction a search uses, by name: sleep sets, or none.
+fn reduction(config: &explore::Config) -> &'static str {
+    if !config.reduce {
+        "none"
+    } else if config.max_depth < explore::UNBOUNDED_DEPTH {
+        // Stubborn sets are off under a real depth bound (docs/model-checking.md).
+        "sleep"
+    } else {
+        "stubborn+sleep"
+    }
+}
+
+/// The invariants a search checks, by name.
+fn checked(config: &explore::Config) -> Vec<&'static str> {
+    crate::scenario::model::Invariant::ALL
+        .into_iter()
+        .filter(|i| config.checks(*i))
+        .map(|i| i.name())
+        .collect()
+}
+
 fn explore_counterexample(
     job: &Arc<Job>,
     config: &explore::Config,
@@ -128,39 +166,15 @@ fn explore_counterexample(
     debug_assert!(
         !found.choices.is_empty() || found.invariant == crate::scenario::model::Invariant::Progress
     );
-    let (world, hash) = explore::replay(job, config, &found.choices)
-        .map_err(|i| format!("internal error: the explorer's own path diverged at choice {i}"))?;
     // One file per scenario and invariant: a rerun that finds the same replaces it.
-    let name = format!("{}-explore-{}", job.scenario.name, found.invariant.name());
-    let path = dir.join(format!(
-        "{}.json",
-        name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
-    ));
-    let verdicts = explore::judge(job, config, &world)?;
-    let cx = counterexample::Counterexample {
-        ftsim_counterexample: counterexample::FORMAT,
-        scenario_file: job.scenario.origin.clone(),
-        seed: 0,
-        mutations: job.scenario.mutations.iter().map(|m| m.name().to_string()).collect(),
-        violated: check::report_of_world(job, &world, 0, hash, 0, &verdicts)
-            .invariants
-            .iter()
-            .filter(|i| !i.holds)
-            .map(|i| counterexample::Violated {
-                invariant: i.name.to_string(),
-                detail: i.detail.clone(),
-            })
-            .collect(),
-        trace_hash: check::trace_hex(hash),
-        reproduce: format!("ftsim replay {}", path.display()),
-        scenario: (*job.scenario.json).clone(),
-        explore: Some(counterexample::ExploreChoices {
-            max_checkpoints: config.max_checkpoints,
-            fault_kinds: config.fault_kinds.iter().map(|k| k.name().to_string()).collect(),
-            choices: found.choices.iter().map(|e| explore::event_name(job, *e)).collect(),
-        }),
-    };
-    let text = serde_json::to_string_pretty(&cx).expect("counterexamples serialize");
-    counterexample::write_atomically(&path, format!("{text}\n").as_bytes())?;
+    let path = dir.join(file_name(&job.scenario.name, found.invariant.name(), ""));
+    let cx = counterexample::build_explore(job, config, &found.choices, &path)?;
+    counterexample::write(&path, &cx)?;
     Ok(path)
+}
+
+/// `<scenario>-explore-<invariant><suffix>.json`, made safe for file systems.
+pub(super) fn file_name(scenario: &str, invariant: &str, suffix: &str) -> String {
+    let name = format!("{scenario}-explore-{invariant}{suffix}");
+    format!("{}.json", name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"))
 }

@@ -4,13 +4,14 @@
 //! Exit codes: 0 every expectation met; 1 an expectation failed; 2 bad input or usage.
 
 mod explore_cmd;
+mod shrink_cmd;
 mod sweep_cmd;
 
 use crate::check::sweep::{self, CheckSummary, Seeds};
 use crate::check::{self, Verdict};
 use crate::explore;
 use crate::graph::Job;
-use crate::scenario::model::FaultKindName;
+use crate::scenario::model::{FaultKindName, Invariant};
 use crate::scenario::{self, model::Mutation, Scenario};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -128,6 +129,15 @@ pub enum Command {
         /// Explore every interleaving, without partial-order reduction.
         #[arg(long)]
         no_reduction: bool,
+        /// Also run this mutation (repeatable; see `ftsim mutations`).
+        #[arg(long = "mutation", value_name = "NAME")]
+        mutations: Vec<String>,
+        /// Check, and stop on, this invariant only (repeatable; default: every invariant).
+        #[arg(long = "invariant", value_name = "NAME")]
+        invariants: Vec<String>,
+        /// Worker threads (the verdict and the state count do not depend on it).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        jobs: usize,
         /// Where the counterexample file goes.
         #[arg(long, default_value = "ftsim-counterexamples", value_name = "DIR")]
         out: PathBuf,
@@ -135,20 +145,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Shrink a failing seed: remove faults and records, lower parallelism, move faults
-    /// earlier, while the same invariant still fails; save the result as a replayable
-    /// counterexample.
+    /// Shrink a failing seed (remove faults and records, lower parallelism, move faults
+    /// earlier) or a counterexample of `explore` (drop faults from its path, cut records,
+    /// shorten the path) while the same invariant still fails; save the result as a
+    /// replayable counterexample.
     Shrink {
-        /// The scenario file; without it, the built-in word count.
+        /// A scenario file (with --seed), or a counterexample file written by `explore`;
+        /// without it, the built-in word count.
         scenario: Option<PathBuf>,
+        /// The failing seed (for a scenario).
         #[arg(long)]
-        seed: u64,
+        seed: Option<u64>,
         /// The invariant to keep violated (default: the first one that fails).
         #[arg(long)]
         invariant: Option<String>,
-        /// Also run this mutation.
+        /// Also run this mutation (for a scenario).
         #[arg(long = "mutation", value_name = "NAME")]
         mutations: Vec<String>,
+        /// For an explorer counterexample: stop each search that cuts records after this many
+        /// states [default: 200000].
+        #[arg(long, value_name = "S")]
+        max_states: Option<u64>,
         /// Where the counterexample file goes.
         #[arg(long, default_value = "ftsim-counterexamples", value_name = "DIR")]
         out: PathBuf,
@@ -232,7 +249,7 @@ pub fn main() -> i32 {
     }
 }
 
-fn load(path: Option<&Path>) -> Result<Scenario, Usage> {
+pub(crate) fn load(path: Option<&Path>) -> Result<Scenario, Usage> {
     match path {
         Some(p) => scenario::load_file(p).map_err(|e| Usage(e.to_string())),
         None => Ok(scenario::builtin()),
@@ -326,14 +343,22 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             max_seconds,
             dfs,
             no_reduction,
+            mutations,
+            invariants,
+            jobs,
             out,
             json,
         } => {
+            if jobs == 0 {
+                return Err(Usage("--jobs must be at least 1".into()));
+            }
+            let invariants = parse_invariants(&invariants)?;
             let mut s = load(Some(&scenario))?;
             if let Some(n) = max_records {
                 let shorter = explore::limit_records(&s.json, n);
                 s = scenario::load_value(&shorter, &s.origin).map_err(|e| Usage(e.to_string()))?;
             }
+            add_mutations(&mut s, &mutations)?;
             let job = Arc::new(Job::new(s));
             let (default_kinds, default_count) = explore::scenario_faults(&job);
             let fault_kinds = match fault_kinds {
@@ -362,63 +387,16 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 reduce: !no_reduction,
                 stop_at_first: true,
                 check_recovery: true,
-                invariants: Vec::new(),
-                jobs: 1,
+                invariants,
+                jobs,
                 collect_terminals: false,
             };
             explore_cmd::explore_command(&job, &config, max_seconds, &out, json)
         }
-        Command::Shrink { scenario, seed, invariant, mutations, out, json } => {
-            let mut s = load(scenario.as_deref())?;
-            add_mutations(&mut s, &mutations)?;
-            let target = match invariant {
-                None => None,
-                Some(n) => Some(
-                    crate::scenario::model::Invariant::from_name(&n)
-                        .ok_or_else(|| Usage(format!("unknown invariant `{n}`")))?,
-                ),
-            };
-            let job = Arc::new(Job::new(s));
-            let shrunk = check::shrink::shrink(&job, seed, target).map_err(Usage)?;
-            let path = out.join(check::counterexample::file_name(
-                &format!("{}-shrunk", job.scenario.name),
-                seed,
-            ));
-            let mut cx = check::counterexample::build(&job, &shrunk.report, &path);
-            cx.scenario = shrunk.scenario.clone();
-            let text = serde_json::to_string_pretty(&cx).expect("counterexamples serialize");
-            check::counterexample::write_atomically(&path, format!("{text}\n").as_bytes())
-                .map_err(Usage)?;
-            if json {
-                let mut v = serde_json::to_value(&shrunk).expect("serializes");
-                v["counterexample"] = serde_json::json!(path.display().to_string());
-                emit(&format!("{}\n", serde_json::to_string_pretty(&v).expect("serializes")));
-            } else {
-                let mut t = format!(
-                    "shrunk {} from seed {seed} to seed {} keeping {} violated, in {} runs:\n  faults {} → {}, source records {} → {}, tasks {} → {}\n",
-                    job.scenario.name,
-                    shrunk.seed,
-                    shrunk.invariant,
-                    shrunk.runs,
-                    shrunk.before.faults,
-                    shrunk.after.faults,
-                    shrunk.before.records,
-                    shrunk.after.records,
-                    shrunk.before.tasks,
-                    shrunk.after.tasks
-                );
-                for step in &shrunk.steps {
-                    t.push_str(&format!("  - {step}\n"));
-                }
-                if let Some(i) =
-                    shrunk.report.invariants.iter().find(|i| i.name == shrunk.invariant)
-                {
-                    t.push_str(&format!("  {}: {}\n", i.name, i.detail));
-                }
-                t.push_str(&format!("reproduce: ftsim replay {}\n", path.display()));
-                emit(&t);
-            }
-            Ok(0)
+        Command::Shrink { scenario, seed, invariant, mutations, max_states, out, json } => {
+            let opts =
+                shrink_cmd::ShrinkOptions { seed, invariant, mutations, max_states, out, json };
+            shrink_cmd::shrink_command(scenario.as_deref(), &opts)
         }
         Command::Merge { summaries } => {
             let mut parts = Vec::new();
@@ -461,6 +439,23 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             Ok(0)
         }
     }
+}
+
+/// The invariants named by `--invariant` options, in the order given, without repeats.
+pub(crate) fn parse_invariants(names: &[String]) -> Result<Vec<Invariant>, Usage> {
+    let mut out = Vec::new();
+    for n in names {
+        let inv = Invariant::from_name(n).ok_or_else(|| {
+            Usage(format!(
+                "unknown invariant `{n}`: one of {}",
+                Invariant::ALL.map(|i| i.name()).join(", ")
+            ))
+        })?;
+        if !out.contains(&inv) {
+            out.push(inv);
+        }
+    }
+    Ok(out)
 }
 
 /// Adds `--mutation` names to a scenario's own list.

@@ -154,7 +154,10 @@ fn check_state(job: &Job, config: &Config, at: &At, depth: usize, fp: Fp<'_>, re
             report.problem(
                 job,
                 &at.w,
-                format!("{} changes {part}, outside its footprint", super::event_name(job, e)),
+                format!(
+                    "{} changes {part}, outside its footprint",
+                    super::event_name(job, &at.w, e)
+                ),
             );
         }
     }
@@ -168,7 +171,7 @@ fn check_state(job: &Job, config: &Config, at: &At, depth: usize, fp: Fp<'_>, re
             let (a, b) = (events[i], events[j]);
             let (ka, kb) = (por::key(&at.w, a), por::key(&at.w, b));
             let (Some(wa), Some(wb)) = (&after[i], &after[j]) else { continue };
-            let name = |e| super::event_name(job, e);
+            let name = |e| super::event_name(job, &at.w, e);
             // An event that finishes the job absorbs the other: nothing happens after it, and
             // what the other did is dropped with everything in flight (`World::finish`).
             if wa.w.is_finished() || wb.w.is_finished() {
@@ -314,7 +317,7 @@ fn outside(
                     &at.w,
                     format!(
                         "after {} the path outside the stubborn set ({} events) is not possible",
-                        super::event_name(job, e),
+                        super::event_name(job, &at.w, e),
                         path.len()
                     ),
                 );
@@ -324,7 +327,7 @@ fn outside(
                     &at.w,
                     format!(
                         "{} does not commute with a path outside the stubborn set",
-                        super::event_name(job, e)
+                        super::event_name(job, &at.w, e)
                     ),
                 );
             }
@@ -338,7 +341,7 @@ fn outside(
                     &at.w,
                     format!(
                         "a path outside the stubborn set enabled {}, of a template in the set",
-                        super::event_name(job, e)
+                        super::event_name(job, &at.w, e)
                     ),
                 );
             }

@@ -31,7 +31,9 @@ use crate::trace::{TraceEvent, TraceHasher};
 use crate::world::{Draw, Env, Event, FaultMenu, World};
 pub use fingerprint::{fingerprint, FpHasher, VisitedSet};
 pub use menu::{fault_menu, limit_records, scenario_faults};
-pub use path::{event_name, parse_event, replay, replay_traced};
+pub use path::{
+    event_name, names, parse_event, replay, replay_names, replay_traced, Diverged, Replayed,
+};
 use por::{Footprints, SleepId, Sleeps};
 use std::collections::VecDeque;
 use std::sync::Arc;
