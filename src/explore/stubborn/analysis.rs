@@ -479,10 +479,8 @@ impl<'a> Analysis<'a> {
             if self.enabled[seed].is_empty() {
                 continue;
             }
-            self.closure(seed, &mut t, &mut work, &mut nes);
-            let size: usize =
-                (0..self.count()).filter(|&i| t[i]).map(|i| self.enabled[i].len()).sum();
-            if best.as_ref().is_none_or(|(b, _)| size < *b) {
+            let limit = best.as_ref().map_or(usize::MAX, |(b, _)| *b);
+            if let Some(size) = self.closure(seed, limit, &mut t, &mut work, &mut nes) {
                 best = Some((size, t.clone()));
                 if size == 1 {
                     break;
@@ -493,14 +491,27 @@ impl<'a> Analysis<'a> {
     }
 
     /// The stubborn set grown from `seed`: a flag per template.
-    fn closure(&self, seed: usize, t: &mut Vec<bool>, work: &mut Vec<usize>, nes: &mut Vec<Tpl>) {
+    /// Returns the number of enabled events in it, or `None` as soon as that reaches `limit`
+    /// (a set that large is of no use: a smaller one is known).
+    pub(super) fn closure(
+        &self,
+        seed: usize,
+        limit: usize,
+        t: &mut Vec<bool>,
+        work: &mut Vec<usize>,
+        nes: &mut Vec<Tpl>,
+    ) -> Option<usize> {
         t.clear();
         t.resize(self.count(), false);
         work.clear();
         t[seed] = true;
         work.push(seed);
         self.forget();
+        let mut size = self.enabled[seed].len();
         while let Some(g) = work.pop() {
+            if size >= limit {
+                return None;
+            }
             let tpl = self.tpl(g);
             // Messages and uploads come and go: the templates that may create a new one
             // (outside `T` it could be taken after events outside `T`) are needed even when
@@ -517,6 +528,7 @@ impl<'a> Analysis<'a> {
                     if !t[i] && (!self.enabled[i].is_empty() || !self.may(*x, t).is_empty()) {
                         t[i] = true;
                         work.push(i);
+                        size += self.enabled[i].len();
                         self.forget();
                     }
                 }
@@ -527,11 +539,13 @@ impl<'a> Analysis<'a> {
                     if !t[h] && self.may(self.tpl(h), t).conflicts(&fp) {
                         t[h] = true;
                         work.push(h);
+                        size += self.enabled[h].len();
                         self.forget();
                     }
                 }
             }
         }
+        (size < limit).then_some(size)
     }
 }
 
