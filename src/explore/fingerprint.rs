@@ -77,21 +77,22 @@ pub fn fingerprint(w: &World) -> u64 {
 }
 
 /// Fingerprints seen, each with the sleep set it was explored with and the least depth it was
-/// reached at. An open-addressing table of 16-byte slots (one cache line holds four, so a
-/// lookup costs one miss): only looked up, never iterated, so its layout cannot reach
-/// behaviour.
+/// reached at. An open-addressing table kept as three parallel arrays (fingerprints, sleep sets,
+/// depths: 14 bytes a slot), between half and three quarters full (it grows by half), so a
+/// state costs between 19 and 28 bytes; a lookup reads the fingerprint array, which is where it
+/// misses the cache. Only looked up, never iterated, so its layout cannot reach behaviour.
 #[derive(Default)]
 pub struct VisitedSet {
-    slots: Vec<Slot>,
+    /// 0 marks an empty slot.
+    keys: Vec<u64>,
+    sleep: Vec<SleepId>,
+    /// Depths above `u16::MAX` are stored as `u16::MAX` (the depth bound is at most 10,000).
+    depth: Vec<u16>,
     len: usize,
 }
 
-#[derive(Clone, Copy, Default)]
-struct Slot {
-    /// The fingerprint; 0 marks an empty slot.
-    key: u64,
-    sleep: SleepId,
-    depth: u32,
+fn depth16(d: u32) -> u16 {
+    u16::try_from(d).unwrap_or(u16::MAX)
 }
 
 impl VisitedSet {
@@ -103,46 +104,66 @@ impl VisitedSet {
         self.len == 0
     }
 
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.keys.capacity() * 8 + self.sleep.capacity() * 4 + self.depth.capacity() * 2
+    }
+
     fn slot(&self, fp: u64) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut i = (fp as usize) & mask;
-        while self.slots[i].key != 0 && self.slots[i].key != fp {
-            i = (i + 1) & mask;
+        let n = self.keys.len();
+        // The fingerprint scaled to the table (Lemire's multiply-shift: no power of two needed).
+        let mut i = ((u128::from(fp) * n as u128) >> 64) as usize;
+        while self.keys[i] != 0 && self.keys[i] != fp {
+            i += 1;
+            if i == n {
+                i = 0;
+            }
         }
         i
     }
 
+    fn full(&self) -> bool {
+        (self.len + 1) * 4 > self.keys.len() * 3
+    }
+
     fn grow(&mut self) {
-        let old = std::mem::take(&mut self.slots);
-        self.slots = vec![Slot::default(); (old.len() * 2).max(1024)];
-        for s in old {
-            if s.key != 0 {
-                let i = self.slot(s.key);
-                self.slots[i] = s;
+        let keys = std::mem::take(&mut self.keys);
+        let sleep = std::mem::take(&mut self.sleep);
+        let depth = std::mem::take(&mut self.depth);
+        let n = (keys.len() + keys.len() / 2).max(1024);
+        self.keys = vec![0; n];
+        self.sleep = vec![SleepId::EMPTY; n];
+        self.depth = vec![0; n];
+        for k in 0..keys.len() {
+            if keys[k] != 0 {
+                let i = self.slot(keys[k]);
+                self.keys[i] = keys[k];
+                self.sleep[i] = sleep[k];
+                self.depth[i] = depth[k];
             }
         }
     }
 
     /// The least depth at which a seen state was reached (0 for a settled one).
     pub fn depth(&self, fp: u64) -> Option<u32> {
-        if self.slots.is_empty() {
+        if self.keys.is_empty() {
             return None;
         }
-        let s = self.slots[self.slot(fp)];
-        (s.key == fp).then_some(s.depth)
+        let i = self.slot(fp);
+        (self.keys[i] == fp).then_some(u32::from(self.depth[i]))
     }
 
     /// Records a state as seen with an empty sleep set (the initial state; a cache key).
     /// Returns whether it is new.
     pub fn insert(&mut self, fp: u64) -> bool {
-        if (self.len + 1) * 2 > self.slots.len() {
+        if self.full() {
             self.grow();
         }
         let i = self.slot(fp);
-        if self.slots[i].key != 0 {
+        if self.keys[i] != 0 {
             return false;
         }
-        self.slots[i].key = fp;
+        self.keys[i] = fp;
         self.len += 1;
         true
     }
@@ -150,13 +171,13 @@ impl VisitedSet {
     /// Marks a seen state as never to be explored again (it violates an invariant and was not
     /// expanded): it now counts as explored with nothing asleep, which covers every arrival.
     pub fn settle(&mut self, fp: u64) {
-        if self.slots.is_empty() {
+        if self.keys.is_empty() {
             return;
         }
         let i = self.slot(fp);
-        if self.slots[i].key == fp {
-            self.slots[i].sleep = SleepId::EMPTY;
-            self.slots[i].depth = 0;
+        if self.keys[i] == fp {
+            self.sleep[i] = SleepId::EMPTY;
+            self.depth[i] = 0;
         }
     }
 
@@ -176,29 +197,30 @@ impl VisitedSet {
         reexpand: bool,
         sleeps: &mut Sleeps,
     ) -> Option<Admit> {
-        if (self.len + 1) * 2 > self.slots.len() {
+        if self.full() {
             self.grow();
         }
         let i = self.slot(fp);
-        let slot = &mut self.slots[i];
-        if slot.key == 0 {
-            *slot = Slot { key: fp, sleep, depth };
+        if self.keys[i] == 0 {
+            self.keys[i] = fp;
+            self.sleep[i] = sleep;
+            self.depth[i] = depth16(depth);
             self.len += 1;
             return Some(Admit { sleep, only: None, shallower: false });
         }
-        if reexpand && depth < slot.depth {
-            slot.depth = depth;
-            let narrowed = sleeps.intersect(slot.sleep, sleep);
-            slot.sleep = narrowed;
+        if reexpand && depth16(depth) < self.depth[i] {
+            self.depth[i] = depth16(depth);
+            let narrowed = sleeps.intersect(self.sleep[i], sleep);
+            self.sleep[i] = narrowed;
             return Some(Admit { sleep: narrowed, only: Some(Vec::new()), shallower: true });
         }
-        let stored = slot.sleep;
+        let stored = self.sleep[i];
         if sleeps.is_subset(stored, sleep) {
             return None;
         }
         let awake = sleeps.minus(stored, sleep);
         let narrowed = sleeps.intersect(stored, sleep);
-        slot.sleep = narrowed;
+        self.sleep[i] = narrowed;
         Some(Admit { sleep: narrowed, only: Some(awake), shallower: false })
     }
 }
@@ -232,6 +254,23 @@ mod tests {
         assert_eq!((again.sleep, again.only), (b, Some(vec![1])));
         assert!(v.admit(7, b, 3, false, &mut sleeps).is_none());
         assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn the_visited_set_keeps_every_state_as_it_grows_by_half() {
+        let mut sleeps = Sleeps::default();
+        let mut v = VisitedSet::default();
+        let fps: Vec<u64> = (1..20_000u64).map(crate::record::fmix64).map(|x| x.max(1)).collect();
+        for (d, &fp) in fps.iter().enumerate() {
+            assert!(v.admit(fp, SleepId::EMPTY, d as u32, false, &mut sleeps).is_some());
+        }
+        assert_eq!(v.len(), fps.len());
+        for (d, &fp) in fps.iter().enumerate() {
+            assert_eq!(v.depth(fp), Some(d as u32));
+            assert!(v.admit(fp, SleepId::EMPTY, 0, false, &mut sleeps).is_none());
+        }
+        // Between half and three quarters full: at most 28 bytes a state.
+        assert!(v.bytes() <= 28 * fps.len() + 14 * 1024, "{} bytes", v.bytes());
     }
 
     #[test]

@@ -304,7 +304,9 @@ pub fn explore(
     let mut visited = VisitedSet::default();
     let mut sleeps = Sleeps::default();
     // parent[i] = (parent id, event) for the choice log of node i.
-    let mut parents: Vec<(u32, Event)> = vec![(u32::MAX, Event::Step(crate::ids::TaskId(0)))];
+    // The path to every node: its parent's node id and the index of the event it took among
+    // the parent's enabled events (6 bytes a node; the path is replayed when it is needed).
+    let mut parents = Parents { parent: vec![u32::MAX], choice: vec![0] };
     let root = initial_world(job, config);
     let root_fp = fingerprint(&root);
     visited.insert(root_fp);
@@ -321,16 +323,8 @@ pub fn explore(
     });
     out.states = 1;
     let mut env = ExploreEnv { hasher: None, lines: None };
-    let choices_of = |parents: &[(u32, Event)], mut id: u32| {
-        let mut path = Vec::new();
-        while id != 0 {
-            let (p, e) = parents[id as usize];
-            path.push(e);
-            id = p;
-        }
-        path.reverse();
-        path
-    };
+    let choices_of = |parents: &Parents, id: u32| parents.path(job, config, id);
+
     let mut recovery = RecoveryCache::default();
     // Breadth first reaches every state at its least depth first. Depth first may reach a
     // state by a long path first: under a real depth bound it re-expands a state reached again
@@ -525,8 +519,11 @@ pub fn explore(
                 give_back(next, &mut spare);
                 continue;
             };
-            let id = parents.len() as u32;
-            parents.push((id0, e));
+            let id = parents.parent.len() as u32;
+            parents.parent.push(id0);
+            parents.choice.push(u16::try_from(i).map_err(|_| {
+                "a state has more than 65,535 enabled events: too large to explore".to_string()
+            })?);
             if admit.shallower || admit.only.is_some() {
                 // A state seen before: at a smaller depth (explore all of it again), or with
                 // events that slept then and are awake now. Its invariants were checked the
@@ -547,11 +544,13 @@ pub fn explore(
             if visited.len() as u64 > out.states {
                 out.states = visited.len() as u64;
                 if out.states % 4096 == 0 {
+                    let memory = memory_of(&visited, &parents, &sleeps, &frontier);
+                    out.memory_bytes = out.memory_bytes.max(memory);
                     let p = Progress {
                         states: out.states,
                         transitions: out.transitions,
                         depth: out.max_depth,
-                        memory_bytes: 0,
+                        memory_bytes: memory,
                     };
                     if !progress(&p) {
                         return Ok(out);
@@ -577,7 +576,53 @@ pub fn explore(
         }
     }
     out.complete = config.bfs || reexpand || !depth_cut;
+    out.memory_bytes = out.memory_bytes.max(memory_of(&visited, &parents, &sleeps, &frontier));
     Ok(out)
+}
+
+/// What the search holds: the visited set, the choice log, the sleep sets, and the worlds
+/// waiting in the frontier.
+fn memory_of(
+    visited: &VisitedSet,
+    parents: &Parents,
+    sleeps: &Sleeps,
+    frontier: &VecDeque<Node>,
+) -> u64 {
+    let worlds: usize = frontier.iter().map(|n| n.world.approx_bytes()).sum();
+    (visited.bytes() + parents.bytes() + sleeps.bytes() + worlds) as u64
+}
+
+/// The choice log of every node, compactly.
+struct Parents {
+    parent: Vec<u32>,
+    /// Index into the parent's enabled events (`choices`).
+    choice: Vec<u16>,
+}
+
+impl Parents {
+    fn bytes(&self) -> usize {
+        self.parent.capacity() * 4 + self.choice.capacity() * 2
+    }
+
+    /// The events from the initial world to node `id`, found again by replaying the indices.
+    fn path(&self, job: &Arc<Job>, config: &Config, mut id: u32) -> Vec<Event> {
+        let mut indices = Vec::new();
+        while id != 0 {
+            indices.push(self.choice[id as usize]);
+            id = self.parent[id as usize];
+        }
+        indices.reverse();
+        let mut w = initial_world(job, config);
+        let mut now = SimTime::ZERO;
+        let mut env = ExploreEnv { hasher: None, lines: None };
+        let mut path = Vec::with_capacity(indices.len());
+        for i in indices {
+            let e = choices(&w, config).0[usize::from(i)];
+            step(&mut w, &mut now, e, &mut env);
+            path.push(e);
+        }
+        path
+    }
 }
 
 /// A depth bound this large is taken as no bound: depth-first search does not re-expand

@@ -174,6 +174,11 @@ impl Sleeps {
         id
     }
 
+    /// Bytes held (approximately: the sets and the index).
+    pub fn bytes(&self) -> usize {
+        self.sets.iter().map(|s| 16 + 8 * s.len()).sum::<usize>() + self.slots.capacity() * 4
+    }
+
     /// How many distinct sleep sets there are.
     pub fn len(&self) -> usize {
         self.sets.len()
