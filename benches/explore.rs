@@ -1,26 +1,36 @@
-//! Explorer throughput on one core: distinct states and generated states (transitions) per
-//! wall-clock second, on the tiny word count and on the tiny checkpointed pipeline.
+//! Explorer benchmarks, one core (`cargo bench --bench explore`, release mode). Prints one JSON
+//! object per configuration; docs/performance.md records the figures.
 //!
-//! `cargo bench --bench explore` (release mode). Prints one JSON object per configuration,
-//! each the best of several runs; docs/performance.md records the figures.
+//! 1. Throughput on the tiny word count and the tiny checkpointed pipeline: distinct states and
+//!    generated states (transitions) per wall-clock second, best of several runs. "Generated
+//!    states" are successors computed, new or seen before: the figure TLC ("states generated")
+//!    and stateright (`state_count`) report their speed in.
+//! 2. The standard asynchronous-barrier-snapshot configuration (`scenarios/explore/abs.json`)
+//!    at the issue's (records, checkpoints, crashes) rows, depth first, reduced and unreduced:
+//!    states, transitions, wall time, whether it completed, and the search's own memory figure
+//!    (peak resident memory is measured on the whole command with `/usr/bin/time -v`, see
+//!    docs/performance.md). A row that does not complete within its time budget is reported as
+//!    incomplete with what it reached.
 //!
-//! "Generated states" are successors computed, whether new or seen before: the figure that
-//! TLC ("states generated") and stateright (`state_count`) report their speed in. "Distinct
-//! states" are the states that the visited set holds at the end.
+//! `FTSIM_BENCH_ABS_SECONDS` sets the budget per abs row (default 60); `FTSIM_BENCH_ABS_ROWS`
+//! (e.g. `1,1,0;2,1,0`) picks rows.
 
 use ftsim::explore::{self, Config};
 use ftsim::graph::Job;
+use ftsim::scenario::model::FaultKindName;
 use std::path::Path;
 use std::sync::Arc;
 
 fn main() {
-    // `cargo bench` passes `--bench`; under `cargo test --benches` run each case once.
-    let runs = if std::env::args().any(|a| a == "--bench") { 7 } else { 1 };
+    // `cargo bench` passes `--bench`; under `cargo test --benches` run each case once, and
+    // only the smallest abs row.
+    let bench = std::env::args().any(|a| a == "--bench");
+    let runs = if bench { 7 } else { 1 };
     for (file, max_checkpoints) in [
         ("scenarios/explore/tiny-wordcount.json", 0),
         ("scenarios/explore/tiny-checkpoint.json", 1),
     ] {
-        let job = job(file);
+        let job = job(file, None);
         // The faults the scenario declares, as `ftsim explore` takes them by default.
         let (fault_kinds, max_faults) = explore::scenario_faults(&job);
         for (bfs, reduce) in [(false, true), (true, true), (false, false)] {
@@ -35,11 +45,48 @@ fn main() {
             measure(&job, &config, runs);
         }
     }
+    let seconds: u64 = std::env::var("FTSIM_BENCH_ABS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if bench { 60 } else { 10 });
+    let rows: Vec<(u64, u64, u32)> = match std::env::var("FTSIM_BENCH_ABS_ROWS") {
+        Ok(spec) => spec
+            .split(';')
+            .map(|r| {
+                let v: Vec<u64> =
+                    r.split(',').map(|x| x.trim().parse().expect("a number")).collect();
+                (v[0], v[1], v[2] as u32)
+            })
+            .collect(),
+        Err(_) if bench => {
+            vec![(1, 1, 0), (2, 1, 0), (1, 1, 1), (2, 2, 1), (3, 3, 1), (4, 3, 1)]
+        }
+        Err(_) => vec![(1, 1, 0)],
+    };
+    for (records, checkpoints, crashes) in rows {
+        let job = job("scenarios/explore/abs.json", Some(records));
+        for reduce in [true, false] {
+            let config = Config {
+                bfs: false,
+                reduce,
+                max_checkpoints: checkpoints,
+                fault_kinds: vec![FaultKindName::CrashTask],
+                max_faults: crashes,
+                max_states: u64::MAX,
+                ..Config::default()
+            };
+            abs_row(&job, &config, records, seconds);
+        }
+    }
 }
 
-fn job(file: &str) -> Arc<Job> {
+fn job(file: &str, records: Option<u64>) -> Arc<Job> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let scenario = ftsim::scenario::load_file(&root.join(file)).expect("a valid scenario");
+    let mut scenario = ftsim::scenario::load_file(&root.join(file)).expect("a valid scenario");
+    if let Some(n) = records {
+        let cut = explore::limit_records(&scenario.json, n);
+        scenario = ftsim::scenario::load_value(&cut, &scenario.origin).expect("still valid");
+    }
     Arc::new(Job::new(scenario))
 }
 
@@ -65,5 +112,27 @@ fn measure(job: &Arc<Job>, config: &Config, runs: usize) {
         r.transitions,
         r.states as f64 / best,
         r.transitions as f64 / best,
+    );
+}
+
+/// One row of the standard configuration, once, within a wall-clock budget.
+#[allow(clippy::disallowed_methods)] // wall-clock timing of the benchmark itself
+fn abs_row(job: &Arc<Job>, config: &Config, records: u64, seconds: u64) {
+    let start = std::time::Instant::now();
+    let budget = std::time::Duration::from_secs(seconds);
+    let r = explore::explore(job, config, &mut |_| start.elapsed() < budget).expect("explores");
+    let wall = start.elapsed().as_secs_f64();
+    assert!(r.violations.is_empty(), "abs: {:?}", r.violations);
+    println!(
+        "{{\"bench\":\"explore-abs\",\"records\":{records},\"checkpoints\":{},\"crashes\":{},\"search\":\"dfs\",\"reduction\":{},\"complete\":{},\"states\":{},\"transitions\":{},\"wall_s\":{wall:.2},\"states_per_s\":{:.0},\"memory_bytes\":{},\"bytes_per_state\":{:.1}}}",
+        config.max_checkpoints,
+        config.max_faults,
+        config.reduce,
+        r.complete,
+        r.states,
+        r.transitions,
+        r.states as f64 / wall.max(1e-9),
+        r.memory_bytes,
+        r.memory_bytes as f64 / r.states.max(1) as f64,
     );
 }

@@ -491,33 +491,6 @@ impl World {
         self.job.scenario.checkpointing.mode != CheckpointMode::Disabled
     }
 
-    /// About how many bytes this world holds (itself and what it owns), for the explorer's
-    /// memory figure. Not exact: it counts the lists that grow with the run.
-    pub fn approx_bytes(&self) -> usize {
-        use std::mem::size_of;
-        let tasks = self.tasks.len() * (size_of::<Tracked<TaskState>>() + 256);
-        let channels: usize = self
-            .channels
-            .iter()
-            .map(|c| {
-                size_of::<Tracked<Channel>>() + c.len() * size_of::<(SimTime, channel::Item)>()
-            })
-            .sum();
-        let outputs: usize = self
-            .outputs
-            .iter()
-            .map(|o| size_of::<Tracked<SinkOutput>>() + o.log.len() * 24 + o.prepared.len() * 64)
-            .sum();
-        size_of::<World>()
-            + tasks
-            + channels
-            + outputs
-            + self.control.len() * size_of::<ControlMsg>()
-            + self.timers.len() * size_of::<Timer>()
-            + self.uploads.len() * (size_of::<Upload>() + 64)
-            + 512
-    }
-
     /// Every task has finished.
     pub fn is_finished(&self) -> bool {
         self.finished_tasks as usize == self.tasks.len()

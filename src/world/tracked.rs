@@ -161,6 +161,38 @@ impl<T: Hash> Hash for Multiset<T> {
 }
 
 impl World {
+    /// About how many bytes this world holds (itself and what it owns), for the explorer's
+    /// memory figure. Not exact: it counts the lists that grow with the run.
+    pub fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let tasks = self.tasks.len() * (size_of::<Tracked<super::TaskState>>() + 256);
+        let channels: usize = self
+            .channels
+            .iter()
+            .map(|c| {
+                size_of::<Tracked<super::channel::Channel>>()
+                    + c.len() * size_of::<(crate::ids::SimTime, super::channel::Item)>()
+            })
+            .sum();
+        let outputs: usize = self
+            .outputs
+            .iter()
+            .map(|o| {
+                size_of::<Tracked<super::output::SinkOutput>>()
+                    + o.log.len() * 24
+                    + o.prepared.len() * 64
+            })
+            .sum();
+        size_of::<World>()
+            + tasks
+            + channels
+            + outputs
+            + self.control.len() * size_of::<super::ControlMsg>()
+            + self.timers.len() * size_of::<super::Timer>()
+            + self.uploads.len() * (size_of::<super::Upload>() + 64)
+            + 512
+    }
+
     /// Makes this world equal to `src` again, given that it was a copy of `src` (by `clone`,
     /// `clone_from` or `reset_to`) and has changed since only by events: copies back the
     /// tracked parts that were touched (see [`Tracked`]) and every other field. What the
