@@ -172,3 +172,44 @@ mod tests {
         assert_eq!(t.key(KeyId(2)), &Key::Str("a".into()));
     }
 }
+
+/// An order-free hash of a list of records: the same for every permutation of the list (a
+/// wrapping sum of mixed record hashes, plus the length).
+pub fn multiset_hash(records: &[Record]) -> u64 {
+    let mut sum = records.len() as u64;
+    for r in records {
+        let x = fmix64(u64::from(r.key.0) ^ 0x9e37_79b9_7f4a_7c15);
+        let x = fmix64(x ^ r.value as u64);
+        sum = sum.wrapping_add(fmix64(x ^ (r.ts as u64).rotate_left(17)));
+    }
+    sum
+}
+
+thread_local! {
+    static EXACT_ORDER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether hashes of records a transaction holds keep their order on this thread
+/// ([`set_exact_order`]).
+pub fn exact_order() -> bool {
+    EXACT_ORDER.with(|c| c.get())
+}
+
+/// Makes the hashes of transaction contents on this thread keep the order of their records
+/// (`true`) or not (`false`, the default). The explorer's fingerprints treat the records of
+/// one transaction as a multiset (docs/model-checking.md, "Fingerprints"); tests turn the
+/// exact order back on to compare the two searches.
+pub fn set_exact_order(exact: bool) {
+    EXACT_ORDER.with(|c| c.set(exact));
+}
+
+/// Hashes the records of one transaction: as a multiset, or in order under
+/// [`set_exact_order`].
+pub fn hash_txn_records<H: std::hash::Hasher>(records: &[Record], h: &mut H) {
+    use std::hash::Hash;
+    if exact_order() {
+        records.hash(h);
+    } else {
+        h.write_u64(multiset_hash(records));
+    }
+}

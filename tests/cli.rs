@@ -689,7 +689,7 @@ fn explore_max_records_shortens_every_source_partition() {
     };
     // Pinned: 500 generated records per partition cut to 0 and to 1.
     assert_eq!(states("0"), 67);
-    assert_eq!(states("1"), 371);
+    assert_eq!(states("1"), 333);
     // `data` partitions are cut too.
     let o = ftsim(&[
         "explore",

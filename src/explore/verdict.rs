@@ -26,9 +26,13 @@ pub fn outputs_hash(w: &World) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = FpHasher::default();
     for o in &w.outputs {
-        o.log.hash(&mut h);
+        o.hash_log(o.log.len(), &mut h);
         o.table.hash(&mut h);
-        o.prepared.hash(&mut h);
+        o.prepared.len().hash(&mut h);
+        for (t, r) in &o.prepared {
+            t.hash(&mut h);
+            crate::record::hash_txn_records(r, &mut h);
+        }
     }
     w.violations.iter().map(|v| v.invariant).collect::<Vec<_>>().hash(&mut h);
     w.is_finished().hash(&mut h);
@@ -122,8 +126,10 @@ impl RecoveryCache {
         let mut h = FpHasher::default();
         w.store.completed.hash(&mut h);
         for (k, o) in w.outputs.iter().enumerate() {
-            o.log.len().hash(&mut h);
-            w.store.completed[i].external[k].hash(&mut h);
+            // The restore starts from the log as it was at the checkpoint's completion.
+            let mark = &w.store.completed[i].external[k];
+            o.hash_log(mark.log_len, &mut h);
+            mark.hash(&mut h);
         }
         // A restore reads the live source positions under `no_source_rewind`.
         if w.mutated(crate::scenario::model::Mutation::NoSourceRewind) {

@@ -63,7 +63,7 @@ pub struct SinkSnapshot {
     pub pending: Vec<(CheckpointId, TxnId)>,
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct SinkMachine {
     pub delivery: Delivery,
     pub subtask: u16,
@@ -93,6 +93,23 @@ clone_fields!(SinkMachine {
     finished,
     commit_on_snapshot
 });
+
+/// Hashed field by field, with the open transaction's records as a multiset: the sink only
+/// ever hands them on as a whole (see `record::hash_txn_records`).
+impl std::hash::Hash for SinkMachine {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.delivery.hash(h);
+        self.subtask.hash(h);
+        self.attempt.hash(h);
+        self.next_seq.hash(h);
+        self.open.hash(h);
+        crate::record::hash_txn_records(&self.buffer, h);
+        self.pending.hash(h);
+        self.finishing.hash(h);
+        self.finished.hash(h);
+        self.commit_on_snapshot.hash(h);
+    }
+}
 
 impl SinkMachine {
     pub fn new(delivery: Delivery, subtask: u16, attempt: u32) -> SinkMachine {

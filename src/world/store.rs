@@ -36,13 +36,28 @@ pub enum TaskSnapshot {
 
 /// The external system behind one sink at the moment a checkpoint completed: what a
 /// recovery from that checkpoint starts with.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExternalMark {
     pub log_len: usize,
     pub committed_len: usize,
     pub prepared: BTreeMap<TxnId, Vec<Record>>,
     pub table: Vec<Option<i64>>,
     pub upserts: u64,
+}
+
+/// Hashed with the prepared transactions' records as multisets, as `SinkOutput` is.
+impl std::hash::Hash for ExternalMark {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.log_len.hash(h);
+        self.committed_len.hash(h);
+        self.prepared.len().hash(h);
+        for (t, r) in &self.prepared {
+            t.hash(h);
+            crate::record::hash_txn_records(r, h);
+        }
+        self.table.hash(h);
+        self.upserts.hash(h);
+    }
 }
 
 impl ExternalMark {
