@@ -6,7 +6,8 @@
 //!    states" are successors computed, new or seen before: the figure TLC ("states generated")
 //!    and stateright (`state_count`) report their speed in.
 //! 2. The standard asynchronous-barrier-snapshot configuration (`scenarios/explore/abs.json`)
-//!    at the issue's (records, checkpoints, crashes) rows, depth first, reduced and unreduced:
+//!    at the issue's (records, checkpoints, crashes) rows, depth first reduced and unreduced,
+//!    and breadth first reduced on one and on two threads (`--jobs 2`):
 //!    states, transitions, wall time, whether it completed, and the search's own memory figure
 //!    (peak resident memory is measured on the whole command with `/usr/bin/time -v`, see
 //!    docs/performance.md). A row that does not complete within its time budget is reported as
@@ -20,6 +21,10 @@ use ftsim::graph::Job;
 use ftsim::scenario::model::FaultKindName;
 use std::path::Path;
 use std::sync::Arc;
+
+/// As the `ftsim` binary does (src/main.rs), so that the figures are the command's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     // `cargo bench` passes `--bench`; under `cargo test --benches` run each case once, and
@@ -65,10 +70,13 @@ fn main() {
     };
     for (records, checkpoints, crashes) in rows {
         let job = job("scenarios/explore/abs.json", Some(records));
-        for reduce in [true, false] {
+        for (bfs, reduce, jobs) in
+            [(false, true, 1), (false, false, 1), (true, true, 1), (true, true, 2)]
+        {
             let config = Config {
-                bfs: false,
+                bfs,
                 reduce,
+                jobs,
                 max_checkpoints: checkpoints,
                 fault_kinds: vec![FaultKindName::CrashTask],
                 max_faults: crashes,
@@ -124,9 +132,11 @@ fn abs_row(job: &Arc<Job>, config: &Config, records: u64, seconds: u64) {
     let wall = start.elapsed().as_secs_f64();
     assert!(r.violations.is_empty(), "abs: {:?}", r.violations);
     println!(
-        "{{\"bench\":\"explore-abs\",\"records\":{records},\"checkpoints\":{},\"crashes\":{},\"search\":\"dfs\",\"reduction\":{},\"complete\":{},\"states\":{},\"transitions\":{},\"wall_s\":{wall:.2},\"states_per_s\":{:.0},\"memory_bytes\":{},\"bytes_per_state\":{:.1}}}",
+        "{{\"bench\":\"explore-abs\",\"records\":{records},\"checkpoints\":{},\"crashes\":{},\"search\":\"{}\",\"jobs\":{},\"reduction\":{},\"complete\":{},\"states\":{},\"transitions\":{},\"wall_s\":{wall:.2},\"states_per_s\":{:.0},\"memory_bytes\":{},\"bytes_per_state\":{:.1}}}",
         config.max_checkpoints,
         config.max_faults,
+        if config.bfs { "bfs" } else { "dfs" },
+        config.jobs,
         config.reduce,
         r.complete,
         r.states,

@@ -158,6 +158,50 @@ fn fingerprints_that_forget_the_order_inside_a_transaction_lose_no_outcome() {
 }
 
 #[test]
+fn the_number_of_threads_changes_no_count_verdict_or_counterexample() {
+    // Breadth first with several threads expands a level's nodes at once and merges them in
+    // order: everything it reports must be what one thread reports.
+    let summary = |o: &explore::Outcome| {
+        let found: Vec<_> = o.violations.iter().map(|v| (v.invariant, v.choices.clone())).collect();
+        let terminals: BTreeSet<(u64, u64)> =
+            o.terminals.iter().map(|t| (t.fingerprint, t.outputs)).collect();
+        (
+            o.states,
+            o.transitions,
+            o.finished_states,
+            o.bounded_states,
+            o.proviso_states,
+            found,
+            terminals,
+        )
+    };
+    let mut cases: Vec<(Arc<Job>, Config)> = PINNED
+        .iter()
+        .map(|&(path, ck, faults, ..)| {
+            (job(path), Config { collect_terminals: true, ..config(ck, faults, true) })
+        })
+        .collect();
+    for (name, _, ck) in MUTATIONS {
+        let j = job(&format!("tests/explore/{name}.json"));
+        let c = mutation_config(&j, true, ck, true);
+        cases.push((j, c));
+    }
+    let v = scenario::load_file(Path::new("scenarios/explore/abs.json")).expect("loads");
+    let cut = explore::limit_records(&v.json, 1);
+    let abs = Arc::new(Job::new(scenario::load_value(&cut, &v.origin).expect("valid")));
+    for reduce in [true, false] {
+        cases.push((abs.clone(), Config { reduce, ..config(1, 0, true) }));
+    }
+    for (j, c) in &cases {
+        let one = run(j, &Config { jobs: 1, ..c.clone() });
+        for jobs in [2, 3] {
+            let many = run(j, &Config { jobs, ..c.clone() });
+            assert_eq!(summary(&one), summary(&many), "{} with {jobs} threads", j.scenario.name);
+        }
+    }
+}
+
+#[test]
 fn depth_first_and_breadth_first_search_reach_the_same_states() {
     let j = job("scenarios/explore/tiny-checkpoint.json");
     let bfs = run(&j, &config(1, 0, false));

@@ -135,7 +135,8 @@ pub enum Command {
         /// Check, and stop on, this invariant only (repeatable; default: every invariant).
         #[arg(long = "invariant", value_name = "NAME")]
         invariants: Vec<String>,
-        /// Worker threads (the verdict and the state count do not depend on it).
+        /// Threads for a breadth-first search (depth first runs on one); the verdict, the counts
+        /// and the counterexample do not depend on it.
         #[arg(long, default_value_t = 1, value_name = "N")]
         jobs: usize,
         /// Where the counterexample file goes.

@@ -189,6 +189,27 @@ impl VisitedSet {
     /// state reached at a smaller depth than before is explored again in full, so that a
     /// depth bound cannot hide what lies below it (depth-first search may reach a state by a
     /// long path first).
+    /// Whether [`VisitedSet::admit`] would drop a state reached with sleep set `sleep` (sorted
+    /// keys) at `depth`, now and after any later admissions (which only narrow the stored
+    /// sleep sets and, re-expanding, lower the stored depths).
+    pub fn covers(
+        &self,
+        fp: u64,
+        sleep: &[u64],
+        depth: u32,
+        reexpand: bool,
+        sleeps: &Sleeps,
+    ) -> bool {
+        if self.keys.is_empty() {
+            return false;
+        }
+        let i = self.slot(fp);
+        if self.keys[i] != fp || (reexpand && depth16(depth) < self.depth[i]) {
+            return false;
+        }
+        sleeps.is_subset_of(self.sleep[i], sleep)
+    }
+
     pub fn admit(
         &mut self,
         fp: u64,

@@ -395,3 +395,36 @@ fn fault_name(job: &Job, action: &FaultAction) -> String {
         FaultAction::CrashCoordinator { .. } => "crash coordinator".into(),
     }
 }
+
+/// The choice log of every node, compactly.
+pub(super) struct Parents {
+    pub(super) parent: Vec<u32>,
+    /// Index into the parent's enabled events (`choices`).
+    pub(super) choice: Vec<u16>,
+}
+
+impl Parents {
+    pub(super) fn bytes(&self) -> usize {
+        self.parent.capacity() * 4 + self.choice.capacity() * 2
+    }
+
+    /// The events from the initial world to node `id`, found again by replaying the indices.
+    pub(super) fn path(&self, job: &Arc<Job>, config: &Config, mut id: u32) -> Vec<Event> {
+        let mut indices = Vec::new();
+        while id != 0 {
+            indices.push(self.choice[id as usize]);
+            id = self.parent[id as usize];
+        }
+        indices.reverse();
+        let mut w = initial_world(job, config);
+        let mut now = SimTime::ZERO;
+        let mut env = ExploreEnv { hasher: None, lines: None };
+        let mut path = Vec::with_capacity(indices.len());
+        for i in indices {
+            let e = super::choices(&w, config).0[usize::from(i)];
+            step(&mut w, &mut now, e, &mut env);
+            path.push(e);
+        }
+        path
+    }
+}

@@ -151,27 +151,44 @@ impl Sleeps {
     /// which `done` were explored before `e`: those of them, and of `sleep`, that commute
     /// with `e`. `table` holds the footprints of the node's events and sleeping events.
     pub fn after(&mut self, sleep: SleepId, done: &[u64], e: u64, table: &Footprints) -> SleepId {
+        let mut s = std::mem::take(&mut self.scratch);
+        self.after_keys(sleep, done, e, table, &mut s);
+        let id = self.intern(&s);
+        self.scratch = s;
+        id
+    }
+
+    /// [`Sleeps::after`] as sorted keys, into `out`, without naming the set.
+    pub fn after_keys(
+        &self,
+        sleep: SleepId,
+        done: &[u64],
+        e: u64,
+        table: &Footprints,
+        out: &mut Vec<u64>,
+    ) {
+        out.clear();
         if sleep == SleepId::EMPTY && done.is_empty() {
-            return SleepId::EMPTY;
+            return;
         }
         let fp_e = table.of(e);
         if fp_e.global {
-            return SleepId::EMPTY;
+            return;
         }
-        let mut s = std::mem::take(&mut self.scratch);
-        s.clear();
-        s.extend(
+        out.extend(
             self.get(sleep)
                 .iter()
                 .chain(done)
                 .copied()
                 .filter(|&x| x != e && table.of(x).independent(&fp_e)),
         );
-        s.sort_unstable();
-        s.dedup();
-        let id = self.intern(&s);
-        self.scratch = s;
-        id
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Whether every key of set `a` is in the sorted list `keys`.
+    pub fn is_subset_of(&self, a: SleepId, keys: &[u64]) -> bool {
+        self.get(a).iter().all(|k| keys.binary_search(k).is_ok())
     }
 
     /// Bytes held (approximately: the sets and the index).

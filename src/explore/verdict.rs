@@ -114,13 +114,9 @@ pub(super) struct RecoveryCache {
 }
 
 impl RecoveryCache {
-    pub(super) fn check(
-        &mut self,
-        job: &Arc<Job>,
-        reference: &Reference,
-        w: &World,
-        exactly_once: bool,
-    ) -> Option<(Invariant, String)> {
+    /// The cache key of the latest completed checkpoint of `w` (with the external state a
+    /// restore from it starts from), if there is one.
+    pub(super) fn key(w: &World) -> Option<u64> {
         use std::hash::{Hash, Hasher};
         let i = w.store.completed.len().checked_sub(1)?;
         let mut h = FpHasher::default();
@@ -135,11 +131,27 @@ impl RecoveryCache {
         if w.mutated(crate::scenario::model::Mutation::NoSourceRewind) {
             w.source_high.hash(&mut h);
         }
-        let key = h.finish().max(1);
-        // Each distinct checkpoint (with the external state it starts from) is checked once.
-        if !self.seen.insert(key) {
-            return None;
-        }
+        Some(h.finish().max(1))
+    }
+
+    /// Whether the checkpoint with this key was checked.
+    pub(super) fn knows(&self, key: u64) -> bool {
+        self.seen.depth(key).is_some()
+    }
+
+    /// Records the key as checked; returns whether it is new.
+    pub(super) fn learn(&mut self, key: u64) -> bool {
+        self.seen.insert(key)
+    }
+
+    /// Restores the latest completed checkpoint of `w` into a failure-free run and judges it.
+    pub(super) fn verdict(
+        job: &Arc<Job>,
+        reference: &Reference,
+        w: &World,
+        exactly_once: bool,
+    ) -> Option<(Invariant, String)> {
+        let i = w.store.completed.len().checked_sub(1)?;
         crate::check::recovery::check_one(job, reference, w, i, 0, exactly_once)
             .map(|d| (Invariant::RecoverableCheckpoints, d))
     }
