@@ -110,7 +110,8 @@ pub enum Command {
         /// Kinds of faults to inject, comma-separated (default: the kinds the scenario uses).
         #[arg(long, value_delimiter = ',')]
         fault_kinds: Option<Vec<String>>,
-        /// Checkpoints that may be triggered on one path.
+        /// Checkpoints that may be triggered on one path while a source reads; once none reads,
+        /// one more and one per fault injected, at most twice as many in all.
         #[arg(long, default_value_t = 2)]
         max_checkpoints: u64,
         /// Keep only the first N records of every source partition (the reference and the

@@ -50,7 +50,8 @@ pub struct Config {
     pub max_faults: u32,
     /// Which kinds of faults it may inject.
     pub fault_kinds: Vec<FaultKindName>,
-    /// Checkpoints that may be triggered on one path.
+    /// Checkpoints that may be triggered on one path while a source reads; once none reads,
+    /// one more and one per fault injected, at most twice as many in all.
     pub max_checkpoints: u64,
     /// Stop (incomplete) after this many distinct states.
     pub max_states: u64,
@@ -218,8 +219,7 @@ fn is_timeout(w: &World, e: Event) -> bool {
 }
 
 /// A periodic trigger beyond the checkpoint budget: `max_checkpoints` while any source still
-/// reads, and as many again once every source has reached its end (final checkpoints, which
-/// a job needs to finish).
+/// reads, and [`final_budget`] once every source has reached its end.
 fn is_bounded_trigger(w: &World, id: u32, config: &Config) -> bool {
     let trigger = w.timers.iter().any(|t| {
         t.id == id
@@ -235,8 +235,21 @@ fn is_bounded_trigger(w: &World, id: u32, config: &Config) -> bool {
         matches!(t.kind, crate::world::TaskKind::Source(_))
             && t.status == crate::world::TaskStatus::Running
     });
-    let budget = if reading { config.max_checkpoints } else { 2 * config.max_checkpoints };
+    let budget = if reading {
+        config.max_checkpoints
+    } else {
+        final_budget(config.max_checkpoints, w.counters.faults)
+    };
     w.counters.checkpoints_triggered >= budget
+}
+
+/// How many checkpoints may be triggered on a path in all, once no source reads any more:
+/// the budget `max_checkpoints`, one more (the final checkpoint that a job needs to finish, its
+/// tasks waiting for a checkpoint taken after their end of input), and one more for each fault
+/// injected on the path (a failover aborts a pending final checkpoint, and a restarted job
+/// needs a new one), but never more than twice the budget.
+pub(crate) fn final_budget(max_checkpoints: u64, faults: u64) -> u64 {
+    max_checkpoints.saturating_add(1).saturating_add(faults).min(2 * max_checkpoints)
 }
 
 /// Applies `event` to `w` at the explorer's clock: the later of now and the event's due

@@ -581,7 +581,7 @@ pub(super) fn analyse<'a>(
                 .iter()
                 .any(|t| matches!(t.kind, TaskKind::Source(_)) && t.status == TaskStatus::Running);
             let triggered = w.counters.checkpoints_triggered;
-            if triggered >= 2 * budget {
+            if triggered >= crate::explore::final_budget(budget, w.counters.faults) {
                 None
             } else {
                 Some(reading && triggered >= budget)
