@@ -147,9 +147,8 @@ impl Sleeps {
         SleepId(id)
     }
 
-    /// The sleep set of the successor reached by `e` from a node with sleep set `sleep`, in
-    /// which `done` were explored before `e`: those of them, and of `sleep`, that commute
-    /// with `e`. `table` holds the footprints of the node's events and sleeping events.
+    /// [`Sleeps::after_keys`], named (what the unit tests compare).
+    #[cfg(test)]
     pub fn after(&mut self, sleep: SleepId, done: &[u64], e: u64, table: &Footprints) -> SleepId {
         let mut s = std::mem::take(&mut self.scratch);
         self.after_keys(sleep, done, e, table, &mut s);
@@ -158,7 +157,10 @@ impl Sleeps {
         id
     }
 
-    /// [`Sleeps::after`] as sorted keys, into `out`, without naming the set.
+    /// The sleep set of the successor reached by `e` from a node with sleep set `sleep`, in
+    /// which `done` were explored before `e`: those of them, and of `sleep`, that commute
+    /// with `e`, as sorted keys into `out`. `table` holds the footprints of the node's events
+    /// and sleeping events.
     pub fn after_keys(
         &self,
         sleep: SleepId,

@@ -122,6 +122,40 @@ struct Ctx<'a> {
     arrivals: Option<&'a Arrivals>,
 }
 
+/// The search's fixed inputs, from which each batch's [`Ctx`] is made.
+struct Fixed<'a> {
+    job: &'a Arc<Job>,
+    config: &'a Config,
+    reference: &'a Reference,
+    exactly_once: bool,
+    stubborn_on: bool,
+    reexpand: bool,
+}
+
+impl Fixed<'_> {
+    /// What expansions read: the fixed inputs, and the tables as they are now.
+    fn ctx<'b>(
+        &'b self,
+        visited: &'b VisitedSet,
+        sleeps: &'b Sleeps,
+        recovery: &'b RecoveryCache,
+        arrivals: Option<&'b Arrivals>,
+    ) -> Ctx<'b> {
+        Ctx {
+            job: self.job,
+            config: self.config,
+            reference: self.reference,
+            exactly_once: self.exactly_once,
+            stubborn_on: self.stubborn_on,
+            reexpand: self.reexpand,
+            visited,
+            sleeps,
+            recovery,
+            arrivals,
+        }
+    }
+}
+
 /// A successor computed by an expansion.
 struct Succ {
     /// Index of the event among the node's enabled events.
@@ -422,6 +456,7 @@ pub(super) fn run(
     const BATCH: usize = 512;
     let threads = if config.bfs { config.jobs.max(1) } else { 1 };
     let batch_size = if threads == 1 { 1 } else { BATCH * threads };
+    let fixed = Fixed { job, config, reference, exactly_once, stubborn_on, reexpand };
     let mut workers: Vec<Worker> = (0..threads).map(|_| Worker::default()).collect();
     let mut batch: Vec<Node> = Vec::new();
     let mut results: Vec<Expanded> = Vec::new();
@@ -447,18 +482,7 @@ pub(super) fn run(
             break;
         }
         let arrivals = (threads > 1 && batch.len() > 1).then(|| Arrivals::new(batch.len() * 32));
-        let ctx = Ctx {
-            job,
-            config,
-            reference,
-            exactly_once,
-            stubborn_on,
-            reexpand,
-            visited: &visited,
-            sleeps: &sleeps,
-            recovery: &recovery,
-            arrivals: arrivals.as_ref(),
-        };
+        let ctx = fixed.ctx(&visited, &sleeps, &recovery, arrivals.as_ref());
         results.clear();
         if threads == 1 || batch.len() == 1 {
             let wk = &mut workers[0];
@@ -516,18 +540,7 @@ pub(super) fn run(
                         // An earlier node of this batch checked the same checkpoint first:
                         // this one is expanded as any other.
                         let node = ex.held.take().expect("held with its verdict");
-                        let ctx = Ctx {
-                            job,
-                            config,
-                            reference,
-                            exactly_once,
-                            stubborn_on,
-                            reexpand,
-                            visited: &visited,
-                            sleeps: &sleeps,
-                            recovery: &recovery,
-                            arrivals: None,
-                        };
+                        let ctx = fixed.ctx(&visited, &sleeps, &recovery, None);
                         ex = expand(&ctx, &mut workers[0], node, 0, true);
                     }
                 }

@@ -28,11 +28,7 @@ pub fn outputs_hash(w: &World) -> u64 {
     for o in &w.outputs {
         o.hash_log(o.log.len(), &mut h);
         o.table.hash(&mut h);
-        o.prepared.len().hash(&mut h);
-        for (t, r) in &o.prepared {
-            t.hash(&mut h);
-            crate::record::hash_txn_records(r, &mut h);
-        }
+        crate::world::output::hash_prepared(&o.prepared, &mut h);
     }
     w.violations.iter().map(|v| v.invariant).collect::<Vec<_>>().hash(&mut h);
     w.is_finished().hash(&mut h);

@@ -56,11 +56,7 @@ impl std::hash::Hash for SinkOutput {
         self.hash_log(self.log.len(), h);
         self.table.hash(h);
         self.upserts.hash(h);
-        self.prepared.len().hash(h);
-        for (t, r) in &self.prepared {
-            t.hash(h);
-            crate::record::hash_txn_records(r, h);
-        }
+        hash_prepared(&self.prepared, h);
         self.committed.hash(h);
         self.commit_starts.hash(h);
         self.aborted.len().hash(h);
@@ -69,6 +65,16 @@ impl std::hash::Hash for SinkOutput {
             at.hash(h);
             crate::record::hash_txn_records(r, h);
         }
+    }
+}
+
+/// Hashes prepared transactions: their ids in order, each one's records as a multiset.
+pub fn hash_prepared<H: std::hash::Hasher>(prepared: &BTreeMap<TxnId, Vec<Record>>, h: &mut H) {
+    use std::hash::Hash;
+    prepared.len().hash(h);
+    for (t, r) in prepared {
+        t.hash(h);
+        crate::record::hash_txn_records(r, h);
     }
 }
 

@@ -50,11 +50,7 @@ impl std::hash::Hash for ExternalMark {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         self.log_len.hash(h);
         self.committed_len.hash(h);
-        self.prepared.len().hash(h);
-        for (t, r) in &self.prepared {
-            t.hash(h);
-            crate::record::hash_txn_records(r, h);
-        }
+        super::output::hash_prepared(&self.prepared, h);
         self.table.hash(h);
         self.upserts.hash(h);
     }
