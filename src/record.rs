@@ -178,11 +178,18 @@ mod tests {
 pub fn multiset_hash(records: &[Record]) -> u64 {
     let mut sum = records.len() as u64;
     for r in records {
-        let x = fmix64(u64::from(r.key.0) ^ 0x9e37_79b9_7f4a_7c15);
-        let x = fmix64(x ^ r.value as u64);
-        sum = sum.wrapping_add(fmix64(x ^ (r.ts as u64).rotate_left(17)));
+        sum = sum.wrapping_add(record_hash(r));
     }
     sum
+}
+
+/// The hash of one record that [`multiset_hash`] sums (so that sums of it over any split of a
+/// list add up to the list's).
+#[inline]
+pub fn record_hash(r: &Record) -> u64 {
+    let x = fmix64(u64::from(r.key.0) ^ 0x9e37_79b9_7f4a_7c15);
+    let x = fmix64(x ^ r.value as u64);
+    fmix64(x ^ (r.ts as u64).rotate_left(17))
 }
 
 thread_local! {

@@ -1,10 +1,12 @@
 //! Checking at scale: every protocol mutation is caught by a seed sweep, the correct
 //! protocol passes the same scenarios, counterexamples replay, and `--jobs` changes nothing.
 
-use ftsim::check::counterexample;
 use ftsim::check::sweep::{self, CheckSummary, Seeds};
+use ftsim::check::{self, counterexample, cut};
 use ftsim::graph::Job;
+use ftsim::scenario::model::RecoveryCheck;
 use ftsim::scenario::{self, model::Mutation};
+use ftsim::sim;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -160,4 +162,71 @@ fn shards_cover_the_range_once_and_their_summaries_merge_into_the_whole() {
             .collect::<Vec<_>>()
     };
     assert_eq!(exp(&merged), exp(&whole));
+}
+
+fn all_scenarios() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(dir).expect("readable").map(|e| e.expect("entry").path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(Path::new("scenarios"), &mut v);
+    v
+}
+
+/// `recoverable_checkpoints` on one run: (holds, detail).
+fn recoverable(s: &scenario::Scenario, how: RecoveryCheck, seed: u64) -> (bool, String) {
+    let mut s = s.clone();
+    s.recovery_check = how;
+    let r = check::run_once(Arc::new(Job::new(s)), seed, None).expect("runs");
+    let o = r.invariants.iter().find(|i| i.name == "recoverable_checkpoints");
+    o.map(|o| (o.holds, o.detail.clone())).unwrap_or((true, String::new()))
+}
+
+#[test]
+fn the_cut_check_finds_whatever_restoring_every_checkpoint_finds_in_every_shipped_scenario() {
+    for path in all_scenarios() {
+        let shipped = scenario::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut correct = shipped.clone();
+        sweep::without_mutations(&mut correct);
+        for seed in 1..=10 {
+            for s in [&shipped, &correct] {
+                let full = recoverable(s, RecoveryCheck::Full, seed);
+                let cut = recoverable(s, RecoveryCheck::Cut, seed);
+                let at = format!("{} seed {seed} {:?}", path.display(), s.mutations);
+                if s.mutations.is_empty() || !full.0 {
+                    assert_eq!(cut.0, full.0, "{at}: cut: {} / full: {}", cut.1, full.1);
+                } else if !cut.0 {
+                    assert!(cut.1.contains("is not a consistent cut"), "{at}: {}", cut.1);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_cut_check_alone_sees_every_mutation_without_restoring_a_run() {
+    for path in mutation_scenarios() {
+        let j = job(&path);
+        let exactly_once = check::applicable(&j, ftsim::scenario::model::Invariant::ExactlyOnce);
+        let found = (1..=10).find_map(|seed| {
+            let r = sim::run(j.clone(), seed, None);
+            let mut logs = cut::LogBags::new(j.scenario.operators.len());
+            (0..r.world.store.completed.len())
+                .find_map(|i| cut::violation(&j, &r.world, i, exactly_once, &mut logs))
+        });
+        assert!(
+            found.is_some(),
+            "{}: no checkpoint of seeds 1..=10 fails the cut check",
+            path.display()
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Checking a run: the independent reference, the invariants, and the report of SPEC §3.
 
 pub mod counterexample;
+pub mod cut;
 pub mod invariants;
 pub mod path_shrink;
 pub mod recovery;

@@ -7,15 +7,17 @@
 //! (state and source positions that disagree) fails here even when no failure happened in
 //! the run itself.
 
+use super::cut;
 use super::invariants::{output_invariants, Outcome};
 use super::reference::Reference;
 use crate::graph::Job;
-use crate::scenario::model::Invariant;
+use crate::scenario::model::{Invariant, RecoveryCheck};
 use crate::sim::{self, Ending};
 use crate::world::World;
 use std::sync::Arc;
 
-/// Checks every completed checkpoint of `world` (the end of a run with `seed`).
+/// Checks every completed checkpoint of `world` (the end of a run with `seed`): as consistent
+/// cuts plus one real restore, or each by a restore (`RecoveryCheck::Full`).
 pub fn recoverable(
     job: &Arc<Job>,
     reference: &Reference,
@@ -23,9 +25,27 @@ pub fn recoverable(
     seed: u64,
     exactly_once: bool,
 ) -> Outcome {
-    for i in 0..world.store.completed.len() {
-        if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
-            return Outcome { invariant: Invariant::RecoverableCheckpoints, holds: false, detail };
+    let fail =
+        |detail| Outcome { invariant: Invariant::RecoverableCheckpoints, holds: false, detail };
+    let n = world.store.completed.len();
+    let full = job.scenario.recovery_check == RecoveryCheck::Full || !world.flow.on;
+    if full {
+        for i in 0..n {
+            if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
+                return fail(detail);
+            }
+        }
+    } else {
+        let mut logs = cut::LogBags::new(job.scenario.operators.len());
+        for i in 0..n {
+            if let Some(detail) = cut::violation(job, world, i, exactly_once, &mut logs) {
+                return fail(detail);
+            }
+        }
+        if let Some(i) = cut::real_restore(job, world) {
+            if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
+                return fail(detail);
+            }
         }
     }
     Outcome { invariant: Invariant::RecoverableCheckpoints, holds: true, detail: String::new() }

@@ -11,7 +11,7 @@ use crate::check::sweep::{self, CheckSummary, Seeds};
 use crate::check::{self, Verdict};
 use crate::explore;
 use crate::graph::Job;
-use crate::scenario::model::{FaultKindName, Invariant};
+use crate::scenario::model::{FaultKindName, Invariant, RecoveryCheck};
 use crate::scenario::{self, model::Mutation, Scenario};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -41,6 +41,11 @@ pub enum Command {
         /// Run a deliberately broken protocol variant (see `ftsim mutations`).
         #[arg(long = "mutation", value_name = "NAME")]
         mutations: Vec<String>,
+        /// How to check `recoverable_checkpoints`: `cut` judges every completed checkpoint as a
+        /// consistent cut and restores the latest one for real (time linear in the run);
+        /// `full` restores every one into its own failure-free run to the end (docs/invariants.md).
+        #[arg(long, value_name = "cut|full", default_value = "cut", value_parser = parse_recovery_check)]
+        recovery_check: RecoveryCheck,
         /// Write the trace, one JSON event per line, to FILE.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
@@ -83,6 +88,11 @@ pub enum Command {
         /// Save at most this many counterexamples per scenario (all, by default).
         #[arg(long, value_name = "N")]
         max_counterexamples: Option<usize>,
+        /// How to check `recoverable_checkpoints`: `cut` judges every completed checkpoint as a
+        /// consistent cut and restores the latest one for real (time linear in the run);
+        /// `full` restores every one into its own failure-free run to the end (docs/invariants.md).
+        #[arg(long, value_name = "cut|full", default_value = "cut", value_parser = parse_recovery_check)]
+        recovery_check: RecoveryCheck,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -260,9 +270,10 @@ pub(crate) fn load(path: Option<&Path>) -> Result<Scenario, Usage> {
 
 fn execute(cmd: Command) -> Result<i32, Usage> {
     match cmd {
-        Command::Run { scenario, seed, mutations, trace, json } => {
+        Command::Run { scenario, seed, mutations, recovery_check, trace, json } => {
             let mut s = load(scenario.as_deref())?;
             add_mutations(&mut s, &mutations)?;
+            s.recovery_check = recovery_check;
             let origin = s.origin.clone();
             let seed = seed.unwrap_or(s.seed);
             let job = Arc::new(Job::new(s));
@@ -317,6 +328,7 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             no_mutations,
             out,
             max_counterexamples,
+            recovery_check,
             json,
         } => {
             let seeds = Seeds { from: seeds.0, to: seeds.1, shard: shard.unwrap_or((0, 1)) };
@@ -327,6 +339,7 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 no_mutations,
                 out,
                 max_counterexamples,
+                recovery_check,
                 json,
             };
             sweep_cmd::check_command(&paths, &opts)
@@ -458,6 +471,14 @@ pub(crate) fn parse_invariants(names: &[String]) -> Result<Vec<Invariant>, Usage
         }
     }
     Ok(out)
+}
+
+fn parse_recovery_check(s: &str) -> Result<RecoveryCheck, String> {
+    match s {
+        "cut" => Ok(RecoveryCheck::Cut),
+        "full" => Ok(RecoveryCheck::Full),
+        _ => Err(format!("`{s}` is not `cut` or `full`")),
+    }
 }
 
 /// Adds `--mutation` names to a scenario's own list.

@@ -14,6 +14,7 @@ pub(super) struct CheckOptions {
     pub(super) jobs: usize,
     pub(super) mutations: Vec<String>,
     pub(super) no_mutations: bool,
+    pub(super) recovery_check: crate::scenario::model::RecoveryCheck,
     pub(super) out: PathBuf,
     pub(super) max_counterexamples: Option<usize>,
     pub(super) json: bool,
@@ -61,6 +62,7 @@ pub(super) fn check_command(paths: &[PathBuf], o: &CheckOptions) -> Result<i32, 
             sweep::without_mutations(&mut s);
         }
         add_mutations(&mut s, &o.mutations)?;
+        s.recovery_check = o.recovery_check;
         jobs.push(Arc::new(Job::new(s)));
     }
     let seeds = o.seeds.list();

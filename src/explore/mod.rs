@@ -167,6 +167,7 @@ impl Env for ExploreEnv {
 /// The initial world of an exploration: no scheduled faults, the fault menu, started at 0.
 pub fn initial_world(job: &Arc<Job>, config: &Config) -> World {
     let mut w = World::new(job.clone(), Vec::new());
+    w.flow = crate::world::flow::Flow::default();
     w.injectable = FaultMenu(Arc::new(fault_menu(job, &config.fault_kinds)));
     w.start(SimTime::ZERO, &mut ExploreEnv { hasher: None, lines: None });
     w

@@ -32,6 +32,20 @@ pub struct Scenario {
     pub mutations: Vec<Mutation>,
     pub limits: Limits,
     pub expect: Expect,
+    /// How `recoverable_checkpoints` is checked (`--recovery-check`; not part of the file).
+    pub recovery_check: RecoveryCheck,
+}
+
+/// How `recoverable_checkpoints` is checked (docs/invariants.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecoveryCheck {
+    /// Every completed checkpoint judged as a consistent cut from what the run recorded, and
+    /// the latest one that still has input to replay restored into a failure-free run: time
+    /// linear in the run.
+    #[default]
+    Cut,
+    /// Every completed checkpoint restored into its own failure-free run to the end of the job.
+    Full,
 }
 
 #[derive(Clone, Debug)]

@@ -62,6 +62,7 @@ pub fn validate(file: &ScenarioFile, origin: &str) -> Result<Scenario, Problems>
             mutations,
             limits,
             expect,
+            recovery_check: Default::default(),
         }),
         _ => Err(v),
     }

@@ -100,6 +100,7 @@ impl World {
         for cmd in cmds {
             match cmd {
                 TaskCmd::BroadcastBarrier(id) => {
+                    self.flow.barrier(job, t, id);
                     self.broadcast(job, t, Item::Barrier(id), now, env)
                 }
                 TaskCmd::BroadcastCancel(id) => self.broadcast(job, t, Item::Cancel(id), now, env),
@@ -153,6 +154,7 @@ impl World {
             }
         };
         let attempt = task.attempt;
+        self.flow.snapshot(job, t, id);
         self.run_sink_cmds(job, t, sink_cmds, now, env);
         self.record(now, TraceEvent::SnapshotTaken { task: t, checkpoint: id }, env);
         let l = job.scenario.storage.latency;
@@ -215,6 +217,7 @@ impl World {
                 .find(|c| c.id == checkpoint)
             {
                 cp.tasks[task.index()] = u.snapshot;
+                self.flow.landed_late(task, checkpoint);
                 return;
             }
         }
@@ -529,7 +532,7 @@ impl World {
 
     /// Writes the metadata of a fully acknowledged checkpoint to the store.
     fn complete_checkpoint(&mut self, id: CheckpointId, now: SimTime, env: &mut impl Env) {
-        let tasks = (0..self.tasks.len())
+        let tasks: Vec<TaskSnapshot> = (0..self.tasks.len())
             .map(|i| {
                 let t = TaskId(i as u32);
                 match self.store.uploaded.remove(&(id, t)) {
@@ -547,6 +550,10 @@ impl World {
             })
             .collect();
         self.store.uploaded.retain(|(cp, _), _| *cp > id);
+        let finished: Vec<bool> = tasks.iter().map(|s| *s == TaskSnapshot::Finished).collect();
+        let named: Vec<bool> = tasks.iter().map(|s| *s != TaskSnapshot::Lost).collect();
+        let job = self.job.0.clone();
+        self.flow.complete(&job, id, &finished, &named);
         let external = self
             .job
             .scenario

@@ -14,6 +14,7 @@
 
 pub mod channel;
 mod checkpoint;
+pub mod flow;
 pub mod output;
 mod recovery;
 pub mod store;
@@ -286,6 +287,9 @@ pub struct World {
     pub injectable: FaultMenu,
     /// A reusable output buffer, empty between events.
     pub(crate) scratch: Scratch,
+    /// Positions in the streams and the cut of every snapshot, for the checker; not part of
+    /// fingerprints.
+    pub flow: flow::Flow,
 }
 
 clone_fields!(World {
@@ -312,7 +316,8 @@ clone_fields!(World {
     violations,
     next_id,
     injectable,
-    scratch
+    scratch,
+    flow
 });
 
 /// The hash of a world is its fingerprint (see `explore::fingerprint`): every field that can
@@ -461,6 +466,7 @@ impl World {
             next_id: Seq(0),
             injectable: FaultMenu::default(),
             scratch: Scratch::default(),
+            flow: flow::Flow::new(&job),
             job: JobRef(job),
         }
     }

@@ -23,6 +23,8 @@ impl World {
         from: &World,
     ) -> World {
         let mut w = World::new(job, Vec::new());
+        // The checker judges only the run it was given by its cuts.
+        w.flow = super::flow::Flow::default();
         for (i, mark) in cp.external.iter().enumerate() {
             if w.outputs[i].delivery.is_some() {
                 *w.outputs[i] = mark.rewind(&from.outputs[i]);
@@ -32,17 +34,53 @@ impl World {
         w.store.completed = std::sync::Arc::new(
             from.store.completed.iter().filter(|c| c.id <= cp.id).cloned().collect(),
         );
-        w.store.next_id = CheckpointId(cp.id.0 + 1);
-        let config = super::coordinator_config(&w.job);
-        w.coordinator = Some(Tracked::new(Coordinator::new(config, w.store.next_id, Some(cp.id))));
-        w.attempts = cp.attempts.clone();
-        // "Live" source positions, for the `no_source_rewind` mutation: where they ended.
-        w.source_high = from.source_high.clone();
-        for t in 0..w.tasks.len() {
-            w.tasks[t].status = TaskStatus::Failed;
-            w.restarting[t] = true;
-        }
+        w.awaiting_restore(cp, from);
         w
+    }
+
+    /// As [`World::restored`] from the `i`-th completed checkpoint of `from`, for a restore
+    /// that is not run further, in time independent of the run's length: sink logs start
+    /// empty (they show only what the restore commits; the caller knows the log up to the
+    /// checkpoint's mark), the store keeps only this checkpoint and the one before (all a
+    /// restore reads), and the flow is on, so that the restore sets each task's stream
+    /// positions from the checkpoint it actually uses.
+    pub fn restored_logless(
+        job: std::sync::Arc<crate::graph::Job>,
+        i: usize,
+        from: &World,
+    ) -> World {
+        let cp = &from.store.completed[i];
+        let mut w = World::new(job, Vec::new());
+        for (k, mark) in cp.external.iter().enumerate() {
+            if w.outputs[k].delivery.is_some() {
+                let out = &mut *w.outputs[k];
+                out.table.clone_from(&mark.table);
+                out.upserts = mark.upserts;
+                out.prepared.clone_from(&mark.prepared);
+            }
+        }
+        let kept = i.saturating_sub(1)..=i;
+        w.store.completed = std::sync::Arc::new(from.store.completed[kept.clone()].to_vec());
+        if let Some(cuts) = from.flow.completed.get(kept) {
+            w.flow.completed = cuts.to_vec();
+        }
+        w.awaiting_restore(cp, from);
+        w
+    }
+
+    /// Every task failed and about to be restored from `cp`, which completed in `from`.
+    fn awaiting_restore(&mut self, cp: &CompletedCheckpoint, from: &World) {
+        self.store.next_id = CheckpointId(cp.id.0 + 1);
+        let config = super::coordinator_config(&self.job);
+        let coordinator = Coordinator::new(config, self.store.next_id, Some(cp.id));
+        self.coordinator = Some(Tracked::new(coordinator));
+        self.attempts = cp.attempts.clone();
+        // "Live" source positions, for the `no_source_rewind` mutation: where they ended.
+        self.source_high = from.source_high.clone();
+        for t in 0..self.tasks.len() {
+            self.tasks[t].status = TaskStatus::Failed;
+            self.restarting[t] = true;
+        }
     }
 
     /// A planned fault happens.
@@ -353,6 +391,8 @@ impl World {
             _ => None,
         };
         let subtask = job.tasks[t.index()].subtask;
+        let cut = cp.and_then(|c| self.flow.recorded(c.id, t).cloned());
+        self.flow.restore(&job, t, cut);
         let recommit = !self.mutated(Mutation::NoRecommitOnRestore);
         match (snapshot, &mut state.kind) {
             (Some(TaskSnapshot::Lost), TaskKind::Sink(sink)) | (None, TaskKind::Sink(sink)) => {

@@ -372,6 +372,7 @@ impl World {
             s.watermark = record.ts;
         }
         self.counters.records_emitted += 1;
+        self.flow.on_read(t);
         let high = &mut self.source_high[t.index()];
         if offset < *high {
             self.counters.records_replayed += 1;
@@ -407,6 +408,10 @@ impl World {
         env: &mut impl Env,
     ) {
         let sink_op = job.tasks[t.index()].op.index();
+        self.flow.on_consume(c);
+        if matches!(self.tasks[t.index()].kind, TaskKind::Sink(_)) {
+            self.flow.on_sink(t, &r);
+        }
         match &mut self.tasks[t.index()].kind {
             TaskKind::Sink(sink) => match sink.on_record(r) {
                 Some(Visible::Append(r)) => {
@@ -606,6 +611,9 @@ impl World {
     }
 
     fn send(&mut self, job: &Job, c: ChannelId, item: Item, now: SimTime, env: &mut impl Env) {
+        if let Item::Record(_) = item {
+            self.flow.on_send(c);
+        }
         self.channels[c.index()].out.push_back(item);
         self.pump(job, c, now, env);
     }

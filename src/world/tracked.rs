@@ -237,6 +237,7 @@ impl World {
             next_id,
             injectable,
             scratch,
+            flow,
         } = self;
         // Shared and fixed for a run.
         debug_assert!(Arc::ptr_eq(&job.0, &src.job.0));
@@ -266,6 +267,7 @@ impl World {
         violations.clone_from(&src.violations);
         next_id.clone_from(&src.next_id);
         scratch.clone_from(&src.scratch);
+        flow.clone_from(&src.flow);
     }
 }
 
