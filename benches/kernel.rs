@@ -1,6 +1,9 @@
 //! Kernel throughput: simulated events per wall-clock second on a one-million-record word
 //! count (parallelism 4, no trace), and the process's peak memory.
 //!
+//! Then `ftsim run` as a user waits for it (reference, simulation, every check) beside the bare
+//! simulation, at checkpoint intervals of 4,000, 1,000 and 250 ms.
+//!
 //! `cargo bench --bench kernel` (release mode). Prints one JSON object per configuration;
 //! docs/performance.md records the figures. Set `FTSIM_BENCH_RECORDS` to change the size.
 
@@ -44,6 +47,12 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Resets the process's peak resident memory (Linux: writing 5 to clear_refs), so that each
+/// row reports its own peak.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing special. Run a
     // small size under test so that the bench target is exercised without taking long.
@@ -53,9 +62,51 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if is_bench { 1_000_000 } else { 20_000 });
     let per_partition = total / 4;
+    let runs = if is_bench { 3 } else { 1 };
     for checkpoint_ms in [None, Some(100)] {
-        measure(per_partition, checkpoint_ms, if is_bench { 3 } else { 1 });
+        measure(per_partition, checkpoint_ms, runs);
     }
+    // What a user waits for: `ftsim run` (reference, simulation and every check) beside the
+    // bare simulation of the same run.
+    for checkpoint_ms in [None, Some(4000), Some(1000), Some(250)] {
+        measure_run(per_partition, checkpoint_ms, runs);
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // wall-clock timing of the benchmark itself
+fn measure_run(per_partition: u64, checkpoint_ms: Option<u64>, runs: usize) {
+    let text = wordcount(per_partition, checkpoint_ms);
+    let scenario = ftsim::scenario::load_bytes(text.as_bytes(), "bench").expect("valid");
+    let job = Arc::new(Job::new(scenario));
+    let (mut kernel, mut whole) = (f64::MAX, f64::MAX);
+    let mut events = 0;
+    let mut completed = 0;
+    reset_peak();
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        let r = sim::run(job.clone(), 1, None);
+        kernel = kernel.min(start.elapsed().as_secs_f64());
+        (events, completed) = (r.events, r.world.counters.checkpoints_completed);
+    }
+    let kernel_rss = peak_rss_mib().unwrap_or(f64::NAN);
+    reset_peak();
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        let report = ftsim::check::run_once(job.clone(), 1, None).expect("runs");
+        whole = whole.min(start.elapsed().as_secs_f64());
+        assert_eq!(report.verdict, ftsim::check::Verdict::Pass, "{:?}", report.failures);
+    }
+    let mode = match checkpoint_ms {
+        Some(ms) => format!("aligned every {ms} ms"),
+        None => "disabled".to_string(),
+    };
+    println!(
+        "{{\"bench\":\"run-wordcount\",\"records\":{},\"checkpointing\":\"{mode}\",\"checkpoints_completed\":{completed},\"events\":{events},\"kernel_s\":{kernel:.3},\"kernel_events_per_s\":{:.0},\"kernel_peak_rss_mib\":{kernel_rss:.1},\"run_with_checks_s\":{whole:.3},\"ratio\":{:.2},\"run_peak_rss_mib\":{:.1}}}",
+        per_partition * 4,
+        events as f64 / kernel,
+        whole / kernel,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
 }
 
 #[allow(clippy::disallowed_methods)] // wall-clock timing of the benchmark itself

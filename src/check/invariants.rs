@@ -9,6 +9,7 @@ use crate::graph::determinism::Comparison;
 use crate::graph::Job;
 use crate::record::Record;
 use crate::scenario::model::Invariant;
+use crate::world::flow::Bag;
 use crate::world::World;
 use std::cmp::Ordering;
 
@@ -45,16 +46,19 @@ fn project(r: &Record, c: Comparison) -> Record {
     }
 }
 
-/// Runs of equal records in a sorted list: (record, count).
-fn runs(sorted: &[Record]) -> Vec<(Record, u64)> {
-    let mut out: Vec<(Record, u64)> = Vec::new();
-    for r in sorted {
-        match out.last_mut() {
-            Some((last, n)) if last == r => *n += 1,
-            _ => out.push((*r, 1)),
-        }
-    }
-    out
+thread_local! {
+    static EXACT_DIFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn exact_diff() -> bool {
+    EXACT_DIFF.with(|c| c.get())
+}
+
+/// Makes [`diff`] on this thread always sort and compare both sides record by record
+/// (`true`), instead of first comparing their order-free hashes and stopping there when they
+/// agree (`false`, the default). Tests compare the two on every fixture.
+pub fn set_exact_diff(on: bool) {
+    EXACT_DIFF.with(|c| c.set(on));
 }
 
 /// Compares what a sink shows with what the reference expects.
@@ -63,36 +67,53 @@ pub fn diff(expected: &Expected, world: &World, sink: usize, c: Comparison) -> S
     let mut d = SinkDiff::default();
     match expected {
         Expected::Append(exp) => {
+            // Equal multisets have equal order-free hashes: the common case (nothing differs)
+            // costs one pass over each side. Only a difference is worth sorting to explain.
+            let bag = |v: &[Record]| {
+                let mut b = Bag::default();
+                v.iter().for_each(|r| b.add(&project(r, c)));
+                b
+            };
+            if !exact_diff() && bag(exp) == bag(&out.log) {
+                return d;
+            }
             let mut e: Vec<Record> = exp.iter().map(|r| project(r, c)).collect();
-            let mut s: Vec<Record> = out.log.iter().map(|r| project(r, c)).collect();
             e.sort_unstable();
+            let e = &e[..];
+            let mut s: Vec<Record> = out.log.iter().map(|r| project(r, c)).collect();
             s.sort_unstable();
-            let (e, s) = (runs(&e), runs(&s));
+            // Walk both sorted lists run by run: (record, count) at `i` and at `j`.
+            let run = |v: &[Record], i: usize| {
+                let n = v[i..].iter().take_while(|r| **r == v[i]).count();
+                (v[i], n as u64)
+            };
             let (mut i, mut j) = (0, 0);
             while i < e.len() || j < s.len() {
                 let ord = match (e.get(i), s.get(j)) {
-                    (Some(a), Some(b)) => a.0.cmp(&b.0),
+                    (Some(a), Some(b)) => a.cmp(b),
                     (Some(_), None) => Ordering::Less,
                     _ => Ordering::Greater,
                 };
                 match ord {
                     Ordering::Less => {
-                        d.missing.push((e[i].0, e[i].1, 0));
-                        i += 1;
+                        let (r, n) = run(e, i);
+                        d.missing.push((r, n, 0));
+                        i += n as usize;
                     }
                     Ordering::Greater => {
-                        d.extra.push((s[j].0, 0, s[j].1));
-                        j += 1;
+                        let (r, n) = run(&s, j);
+                        d.extra.push((r, 0, n));
+                        j += n as usize;
                     }
                     Ordering::Equal => {
-                        let ((r, ne), (_, ns)) = (e[i], s[j]);
+                        let ((r, ne), (_, ns)) = (run(e, i), run(&s, j));
                         match ne.cmp(&ns) {
                             Ordering::Greater => d.missing.push((r, ne, ns)),
                             Ordering::Less => d.extra.push((r, ne, ns)),
                             Ordering::Equal => {}
                         }
-                        i += 1;
-                        j += 1;
+                        i += ne as usize;
+                        j += ns as usize;
                     }
                 }
             }

@@ -42,7 +42,9 @@ pub fn recoverable(
                 return fail(detail);
             }
         }
-        if let Some(i) = cut::real_restore(job, world) {
+        // A run that restored from a checkpoint ran the restore for real already.
+        let restore = if world.flow.restored { None } else { cut::real_restore(job, world) };
+        if let Some(i) = restore {
             if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
                 return fail(detail);
             }

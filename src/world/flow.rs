@@ -85,6 +85,8 @@ pub struct Flow {
     late: BTreeMap<(CheckpointId, TaskId), TaskCut>,
     /// The cut of every completed checkpoint, in completion order (as `Store::completed`).
     pub completed: Vec<(CheckpointId, CheckpointCut)>,
+    /// Whether some task was restored from a completed checkpoint during the run.
+    pub restored: bool,
 }
 
 impl Flow {
@@ -99,6 +101,7 @@ impl Flow {
             pending: BTreeMap::new(),
             late: BTreeMap::new(),
             completed: Vec::new(),
+            restored: false,
         }
     }
 
@@ -186,6 +189,7 @@ impl Flow {
         if !self.on {
             return;
         }
+        self.restored |= cut.is_some();
         let cut = cut.unwrap_or_default();
         let info = &job.tasks[t.index()];
         let mut k = 0;

@@ -555,6 +555,12 @@ impl World {
             Some(due) if due <= now => {}
             _ => return false,
         }
+        self.apply_due(event, now, env);
+        true
+    }
+
+    /// [`World::apply`] for a caller that has just seen `due(event)` at or before `now`.
+    pub fn apply_due(&mut self, event: Event, now: SimTime, env: &mut impl Env) {
         match event {
             Event::Deliver(c) => self.deliver(c, now, env),
             Event::Step(t) => self.step(t, now, env),
@@ -578,7 +584,6 @@ impl World {
                 self.inject_action(action, now, env);
             }
         }
-        true
     }
 
     fn deliver(&mut self, c: ChannelId, now: SimTime, env: &mut impl Env) {
