@@ -119,14 +119,14 @@ pub fn violation(
         // What must match the sender's cut: the receiver's output before its barrier (if it
         // has outputs), and its state (unless it keeps none).
         let mut sides = Vec::new();
+        if keeps_state(&job.operator_of(info.to).kind) {
+            sides.push(("snapshot took", at(&cut(info.to).consumed)));
+        }
         if !receiver.outputs.is_empty() {
             sides.push((
                 "output before its barrier reflected",
                 at(&cut(info.to).consumed_at_barrier),
             ));
-        }
-        if keeps_state(&job.operator_of(info.to).kind) {
-            sides.push(("snapshot took", at(&cut(info.to).consumed)));
         }
         for (what, taken) in sides {
             let bad = if exactly_once { taken != sent } else { taken < sent };
