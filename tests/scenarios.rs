@@ -233,9 +233,21 @@ proptest! {
         kinds in prop::collection::vec(0u8..5, 1..=3),
         failover in any::<bool>(),
         mutation in 0usize..=Mutation::ALL.len(),
+        variant in 0u8..4,
         seed in 0u64..10_000,
     ) {
-        let text = job_with_faults(parallelism, records, keyed, sink, interval, kinds, failover).to_string();
+        let mut job = job_with_faults(parallelism, records, keyed, sink, interval, kinds, failover);
+        // Beyond the generator: at-least-once checkpoints, two checkpoints in flight, a
+        // broadcast edge.
+        match variant {
+            1 => job["checkpointing"]["mode"] = json!("at_least_once"),
+            2 => job["checkpointing"]["max_concurrent"] = json!(2),
+            3 if job["graph"]["edges"][0]["partition"] == "rebalance" => {
+                job["graph"]["edges"][0]["partition"] = json!("broadcast")
+            }
+            _ => {}
+        }
+        let text = job.to_string();
         let mut s = scenario::load_bytes(text.as_bytes(), "generated.json").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         if let Some(m) = Mutation::ALL.get(mutation) {
             s.mutations = vec![*m];
@@ -244,6 +256,15 @@ proptest! {
         full.recovery_check = RecoveryCheck::Full;
         let (cut, full) = (recoverable(&Arc::new(Job::new(s)), seed), recoverable(&Arc::new(Job::new(full)), seed));
         let m = Mutation::ALL.get(mutation);
+        if variant == 1 {
+            // At-least-once checkpoints: a restore may count a record twice into a sum, which
+            // `no_loss` (what both ways ask of a restored run here) reports as the right sum
+            // missing. The cut itself loses nothing on the correct protocol.
+            if m.is_none() {
+                prop_assert!(!cut.1.contains("is not a consistent cut"), "seed {}: {}\n{}", seed, cut.1, text);
+            }
+            return Ok(());
+        }
         // Whatever restoring finds, the cut check finds. It may find more in a broken protocol:
         // a cut that is not consistent, whose harm this job happens to hide (a stateless map,
         // a max into an upsert sink); never in the correct one.

@@ -24,7 +24,7 @@ use crate::graph::Job;
 use crate::ids::{ChannelId, TaskId};
 use crate::ids::{OperatorId, SimTime};
 use crate::scenario::model::{Delivery, OpKind};
-use crate::world::flow::{Bag, TaskCut};
+use crate::world::flow::{keeps_state, Bag, TaskCut};
 use crate::world::output::SinkOutput;
 use crate::world::store::TaskSnapshot;
 use crate::world::{TaskKind, TaskStatus, World};
@@ -54,12 +54,6 @@ impl LogBags {
     }
 }
 
-/// Whether a task of this kind keeps state in its snapshot that its input changes (map,
-/// filter and flat_map keep none: what they took shows only in what they sent).
-fn keeps_state(kind: &OpKind) -> bool {
-    !matches!(kind, OpKind::Map(_) | OpKind::Filter(_) | OpKind::FlatMap { .. })
-}
-
 /// Equal positions, a missing one counting as zero (a task restored from scratch).
 fn same(a: &[u64], b: &[u64]) -> bool {
     (0..a.len().max(b.len())).all(|k| a.get(k).unwrap_or(&0) == b.get(k).unwrap_or(&0))
@@ -78,8 +72,14 @@ fn output_index(job: &Job, t: TaskId, c: ChannelId) -> Option<usize> {
     None
 }
 
+/// Whether the run recorded the cut of its `i`-th completed checkpoint (not when its flow was
+/// off).
+pub fn has_cut(world: &World, i: usize) -> bool {
+    world.flow.on && world.flow.completed.get(i).map(|c| c.0) == Some(world.store.completed[i].id)
+}
+
 /// What is wrong with the `i`-th completed checkpoint of `world` as a recovery point, if
-/// anything; `None` also when the run recorded no cut for it (the flow was off).
+/// anything; `None` also when the run recorded no cut for it (see [`has_cut`]).
 pub fn violation(
     job: &Job,
     world: &World,
@@ -88,10 +88,10 @@ pub fn violation(
     logs: &mut LogBags,
 ) -> Option<String> {
     let cp = &world.store.completed[i];
-    let (id, cuts) = world.flow.completed.get(i)?;
-    if !world.flow.on || *id != cp.id {
+    if !has_cut(world, i) {
         return None;
     }
+    let cuts = &world.flow.completed[i].1;
     let zero = TaskCut::default();
     let cut = |t: TaskId| cuts[t.index()].as_ref().unwrap_or(&zero);
     let scratch = |t: TaskId| {
@@ -107,6 +107,22 @@ pub fn violation(
     let fail = |what: String| {
         format!("{} (completed {}) is not a consistent cut: {what}", cp.id, cp.completed_at)
     };
+    for t in 0..job.tasks.len() {
+        let t = TaskId(t as u32);
+        let between: u64 = cut(t)
+            .sent_at_snapshot
+            .iter()
+            .zip(&cut(t).sent)
+            .map(|(a, b)| a.saturating_sub(*b))
+            .sum();
+        if between > 0 && keeps_state(&job.operator_of(t).kind) {
+            return Some(fail(format!(
+                "`{}` sent {between} record(s) between its barrier and its snapshot: its state \
+                 reflects output that a restore drops downstream",
+                job.task_name(t)
+            )));
+        }
+    }
     for (c, info) in job.channels.iter().enumerate() {
         let c = ChannelId(c as u32);
         let sent = output_index(job, info.from, c)
@@ -127,6 +143,22 @@ pub fn violation(
                 "output before its barrier reflected",
                 at(&cut(info.to).consumed_at_barrier),
             ));
+        }
+        let end_sent = output_index(job, info.from, c)
+            .and_then(|k| cut(info.from).end_sent.get(k))
+            .copied()
+            .unwrap_or(false);
+        let end_taken = input.and_then(|k| cut(info.to).end_taken.get(k)).copied().unwrap_or(false);
+        if end_sent != end_taken && (exactly_once || end_sent) {
+            let (from, to) = (job.task_name(info.from), job.task_name(info.to));
+            let (a, b) = if end_taken { ("had", "had not") } else { ("had not", "had") };
+            return Some(fail(format!(
+                "`{to}`'s snapshot {a} taken the end of data of `{}`, but `{from}` {b} sent it \
+                 before its barrier{}{}",
+                job.channel_name(c),
+                scratch(info.from),
+                scratch(info.to)
+            )));
         }
         for (what, taken) in sides {
             let bad = if exactly_once { taken != sent } else { taken < sent };
@@ -155,10 +187,7 @@ pub fn violation(
     for t in 0..job.tasks.len() {
         let t = TaskId(t as u32);
         let (back, cut) = (r.flow.cut_of(job, t), cut(t));
-        if !same(&back.sent, &cut.sent)
-            || !same(&back.consumed, &cut.consumed)
-            || back.sink_in != cut.sink_in
-        {
+        if !same(&back.sent, &cut.sent) || back.read != cut.read || back.sink_in != cut.sink_in {
             return Some(fail(format!(
                 "a restore puts `{}` back elsewhere than where its snapshot of {} took it \
                  (the restore used another checkpoint?)",
@@ -192,8 +221,9 @@ pub fn violation(
         for s in 0..o.parallelism {
             taken.merge(cut(job.task(OperatorId(op as u16), s)).sink_in);
         }
-        let bad = if exactly_once { external != taken } else { external.count < taken.count };
-        if bad {
+        // A transactional sink commits exactly what it took before its snapshot, duplicates
+        // included, whatever the checkpointing mode.
+        if external != taken {
             let how = match external.count.cmp(&taken.count) {
                 std::cmp::Ordering::Greater => {
                     format!("{} more than they took", external.count - taken.count)
@@ -213,11 +243,12 @@ pub fn violation(
     None
 }
 
-/// Which completed checkpoint to restore for real beside the cut check: the latest one that
-/// still has input to replay (a source short of the end of its partition), else the latest.
-/// Restoring it runs the restore code (rewind, commits again, which checkpoint is used) and
-/// the snapshot contents through a failure-free run, at the cost of the run's tail only.
-pub fn real_restore(job: &Job, world: &World) -> Option<usize> {
+/// Which completed checkpoints to restore for real beside the cut check: the latest one that
+/// still has input to replay (a source short of the end of its partition), and the latest one
+/// if it is another (a restore at the end of the job: finishing tasks, final checkpoints).
+/// Restoring them runs the restore code and the snapshot contents through failure-free runs
+/// to the end, at the cost of the run's tail only.
+pub fn real_restores(job: &Job, world: &World) -> Vec<usize> {
     let completed = &world.store.completed;
     let replays = |c: &crate::world::store::CompletedCheckpoint| {
         c.tasks.iter().enumerate().any(|(t, s)| {
@@ -228,7 +259,13 @@ pub fn real_restore(job: &Job, world: &World) -> Option<usize> {
             (*offset as usize) < def.partitions[usize::from(job.tasks[t].subtask)].len()
         })
     };
-    completed.iter().rposition(replays).or(completed.len().checked_sub(1))
+    let mut v: Vec<usize> = completed.iter().rposition(replays).into_iter().collect();
+    if let Some(last) = completed.len().checked_sub(1) {
+        if v.first() != Some(&last) {
+            v.push(last);
+        }
+    }
+    v
 }
 
 #[cfg(test)]

@@ -38,13 +38,23 @@ pub fn recoverable(
     } else {
         let mut logs = cut::LogBags::new(job.scenario.operators.len());
         for i in 0..n {
-            if let Some(detail) = cut::violation(job, world, i, exactly_once, &mut logs) {
+            // A checkpoint the run recorded no cut for is restored instead.
+            let found = if cut::has_cut(world, i) {
+                cut::violation(job, world, i, exactly_once, &mut logs)
+            } else {
+                check_one(job, reference, world, i, seed, exactly_once)
+            };
+            if let Some(detail) = found {
                 return fail(detail);
             }
         }
-        // A run that restored from a checkpoint ran the restore for real already.
-        let restore = if world.flow.restored { None } else { cut::real_restore(job, world) };
-        if let Some(i) = restore {
+        // A run in which every task was restored from a checkpoint ran a restore for real.
+        let restores = if world.flow.every_task_restored() {
+            Vec::new()
+        } else {
+            cut::real_restores(job, world)
+        };
+        for i in restores {
             if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
                 return fail(detail);
             }
@@ -65,7 +75,7 @@ pub fn check_one(
     let cp = &world.store.completed[i];
     let restored = World::restored(job.clone(), cp, world);
     let label = format!("/recover/{}", cp.id.0);
-    let r = sim::run_world(restored, seed, &label, None);
+    let r = sim::run_restored(restored, seed, &label);
     let fail = |detail: String| {
         format!(
             "restoring {} (completed {}) into a failure-free run: {detail}",

@@ -42,8 +42,8 @@ pub enum Command {
         #[arg(long = "mutation", value_name = "NAME")]
         mutations: Vec<String>,
         /// How to check `recoverable_checkpoints`: `cut` judges every completed checkpoint as a
-        /// consistent cut and restores the latest one for real (time linear in the run);
-        /// `full` restores every one into its own failure-free run to the end (docs/invariants.md).
+        /// consistent cut and restores the latest ones into failure-free runs (time linear in the
+        /// run); `full` restores every one into its own failure-free run (docs/invariants.md).
         #[arg(long, value_name = "cut|full", default_value = "cut", value_parser = parse_recovery_check)]
         recovery_check: RecoveryCheck,
         /// Write the trace, one JSON event per line, to FILE.
@@ -89,8 +89,8 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         max_counterexamples: Option<usize>,
         /// How to check `recoverable_checkpoints`: `cut` judges every completed checkpoint as a
-        /// consistent cut and restores the latest one for real (time linear in the run);
-        /// `full` restores every one into its own failure-free run to the end (docs/invariants.md).
+        /// consistent cut and restores the latest ones into failure-free runs (time linear in the
+        /// run); `full` restores every one into its own failure-free run (docs/invariants.md).
         #[arg(long, value_name = "cut|full", default_value = "cut", value_parser = parse_recovery_check)]
         recovery_check: RecoveryCheck,
         /// Print the summary as JSON.

@@ -40,8 +40,8 @@ pub struct Scenario {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RecoveryCheck {
     /// Every completed checkpoint judged as a consistent cut from what the run recorded, and
-    /// the latest one that still has input to replay restored into a failure-free run: time
-    /// linear in the run.
+    /// the latest ones (with input left to replay, and the last) restored into failure-free
+    /// runs unless the run restored every task itself: time linear in the run.
     #[default]
     Cut,
     /// Every completed checkpoint restored into its own failure-free run to the end of the job.

@@ -65,8 +65,7 @@ struct TimedEnv<'w> {
     storage: Stream,
     coordinator: Stream,
     woken: Vec<Event>,
-    /// Off for the checker's restored runs (their flow is off), whose trace nobody reads:
-    /// their `trace_hash` is that of an empty trace.
+    /// Off for the checker's restored runs ([`run_restored`]).
     hashing: bool,
     hasher: TraceHasher,
     out: Option<&'w mut dyn Write>,
@@ -136,11 +135,22 @@ pub fn run(job: Arc<Job>, seed: u64, trace: Option<&mut dyn Write>) -> RunResult
 
 /// Runs `world` (fresh, or restored by the checker) to its end. `label` separates the random
 /// streams of runs that share a seed.
-pub fn run_world(
+pub fn run_world(world: World, seed: u64, label: &str, trace: Option<&mut dyn Write>) -> RunResult {
+    run_world_with(world, seed, label, trace, true)
+}
+
+/// [`run_world`] without the trace hash, for the checker's restored runs, whose trace nobody
+/// reads: their `trace_hash` is that of an empty trace.
+pub fn run_restored(world: World, seed: u64, label: &str) -> RunResult {
+    run_world_with(world, seed, label, None, false)
+}
+
+fn run_world_with(
     mut world: World,
     seed: u64,
     label: &str,
     trace: Option<&mut dyn Write>,
+    hashing: bool,
 ) -> RunResult {
     let job = world.job.0.clone();
     let limits = job.scenario.limits;
@@ -152,7 +162,7 @@ pub fn run_world(
         storage: rng::stream(seed, &format!("storage{label}"), 0),
         coordinator: rng::stream(seed, &format!("coordinator{label}"), 0),
         woken: Vec::with_capacity(64),
-        hashing: world.flow.on || trace.is_some(),
+        hashing,
         hasher: TraceHasher::default(),
         out: trace,
         trace_error: None,

@@ -16,7 +16,14 @@
 use crate::graph::Job;
 use crate::ids::{ChannelId, CheckpointId, TaskId};
 use crate::record::Record;
+use crate::scenario::model::OpKind;
 use std::collections::BTreeMap;
+
+/// Whether a task of this kind keeps state in its snapshot that its input changes (map,
+/// filter and flat_map keep none: what they took shows only in what they sent).
+pub fn keeps_state(kind: &OpKind) -> bool {
+    !matches!(kind, OpKind::Map(_) | OpKind::Filter(_) | OpKind::FlatMap { .. })
+}
 
 /// A multiset of records, as an order-free hash and a count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,12 +58,19 @@ pub struct TaskCut {
     /// Records sent on each output channel (the task's outputs in channel-id order) before
     /// the barrier.
     pub sent: Vec<u64>,
+    /// The same, when the snapshot was taken: a task that sent records between its barrier and
+    /// its snapshot has state that reflects output downstream does not hold.
+    pub sent_at_snapshot: Vec<u64>,
     /// Records handed to the task from each input channel (its inputs in order) before it
     /// sent the barrier: what its output before the barrier reflects.
     pub consumed_at_barrier: Vec<u64>,
     /// Records handed to the task from each input channel before its snapshot: what its
     /// state reflects.
     pub consumed: Vec<u64>,
+    /// Whether the task had sent end of data on each output channel before the barrier.
+    pub end_sent: Vec<bool>,
+    /// Whether the task had taken end of data from each input channel before its snapshot.
+    pub end_taken: Vec<bool>,
     /// Sources: records read from the partition.
     pub read: u64,
     /// Sinks: the records handed to the sink.
@@ -75,6 +89,9 @@ pub struct Flow {
     pub sent: Vec<u64>,
     /// Per channel: records its receiver has taken.
     pub consumed: Vec<u64>,
+    /// Per channel: whether its sender has sent end of data, and its receiver taken it.
+    pub end_sent: Vec<bool>,
+    pub end_taken: Vec<bool>,
     /// Per task: records a source has read.
     pub read: Vec<u64>,
     /// Per task: records a sink has taken.
@@ -85,8 +102,8 @@ pub struct Flow {
     late: BTreeMap<(CheckpointId, TaskId), TaskCut>,
     /// The cut of every completed checkpoint, in completion order (as `Store::completed`).
     pub completed: Vec<(CheckpointId, CheckpointCut)>,
-    /// Whether some task was restored from a completed checkpoint during the run.
-    pub restored: bool,
+    /// Per task: whether it was ever restored from a completed checkpoint's state.
+    pub restored: Vec<bool>,
 }
 
 impl Flow {
@@ -96,12 +113,14 @@ impl Flow {
             on: true,
             sent: vec![0; c],
             consumed: vec![0; c],
+            end_sent: vec![false; c],
+            end_taken: vec![false; c],
             read: vec![0; t],
             sink_in: vec![Bag::default(); t],
             pending: BTreeMap::new(),
             late: BTreeMap::new(),
             completed: Vec::new(),
-            restored: false,
+            restored: vec![false; t],
         }
     }
 
@@ -113,8 +132,13 @@ impl Flow {
             .iter()
             .flat_map(|o| (0..o.receivers).map(move |j| o.first.0 + u32::from(j)));
         let consumed: Vec<u64> = info.inputs.iter().map(|c| self.consumed[c.index()]).collect();
+        let outputs: Vec<usize> = outputs.map(|c| c as usize).collect();
+        let sent: Vec<u64> = outputs.iter().map(|&c| self.sent[c]).collect();
         TaskCut {
-            sent: outputs.map(|c| self.sent[c as usize]).collect(),
+            end_sent: outputs.iter().map(|&c| self.end_sent[c]).collect(),
+            end_taken: info.inputs.iter().map(|c| self.end_taken[c.index()]).collect(),
+            sent_at_snapshot: sent.clone(),
+            sent,
             consumed_at_barrier: consumed.clone(),
             consumed,
             read: self.read[t.index()],
@@ -136,6 +160,8 @@ impl Flow {
             let now = self.cut_of(job, t);
             let cut = self.pending.entry((id, t)).or_insert_with(|| now.clone());
             cut.consumed = now.consumed;
+            cut.end_taken = now.end_taken;
+            cut.sent_at_snapshot = now.sent_at_snapshot;
             cut.read = now.read;
             cut.sink_in = now.sink_in;
         }
@@ -189,29 +215,65 @@ impl Flow {
         if !self.on {
             return;
         }
-        self.restored |= cut.is_some();
+        self.restored[t.index()] |= cut.is_some();
         let cut = cut.unwrap_or_default();
         let info = &job.tasks[t.index()];
         let mut k = 0;
         for o in &info.outputs {
             for j in 0..o.receivers {
-                self.sent[(o.first.0 + u32::from(j)) as usize] =
-                    cut.sent.get(k).copied().unwrap_or(0);
+                let c = (o.first.0 + u32::from(j)) as usize;
+                self.sent[c] = cut.sent.get(k).copied().unwrap_or(0);
+                self.end_sent[c] = cut.end_sent.get(k).copied().unwrap_or(false);
                 k += 1;
             }
         }
-        // The restored state is the snapshot's, so the task resumes where the snapshot took it.
+        // The task resumes where what it restored took it: its state (the snapshot), or, for a
+        // task that keeps none, its output (the barrier).
+        let taken = if keeps_state(&job.operator_of(t).kind) {
+            &cut.consumed
+        } else {
+            &cut.consumed_at_barrier
+        };
         for (i, c) in info.inputs.iter().enumerate() {
-            self.consumed[c.index()] = cut.consumed.get(i).copied().unwrap_or(0);
+            self.consumed[c.index()] = taken.get(i).copied().unwrap_or(0);
+            self.end_taken[c.index()] = cut.end_taken.get(i).copied().unwrap_or(false);
         }
         self.read[t.index()] = cut.read;
         self.sink_in[t.index()] = cut.sink_in;
+    }
+
+    /// `tasks` were just redeployed together: every channel between two of them is empty, so
+    /// its receiver is where its sender is (after an at-least-once checkpoint the receiver's
+    /// snapshot may have taken more than the sender had sent; the surplus is replayed).
+    pub fn drained(&mut self, job: &Job, tasks: &[TaskId]) {
+        if !self.on {
+            return;
+        }
+        for (c, info) in job.channels.iter().enumerate() {
+            if tasks.contains(&info.from) && tasks.contains(&info.to) {
+                self.consumed[c] = self.sent[c];
+                self.end_taken[c] = self.end_sent[c];
+            }
+        }
+    }
+
+    /// Whether every task was restored from a completed checkpoint's state at least once.
+    pub fn every_task_restored(&self) -> bool {
+        self.restored.iter().all(|&r| r)
     }
 
     #[inline]
     pub fn on_send(&mut self, c: ChannelId) {
         if self.on {
             self.sent[c.index()] += 1;
+        }
+    }
+
+    /// End of data was sent on channel `c` (`sent`) or taken from it.
+    pub fn on_end(&mut self, c: ChannelId, sent: bool) {
+        if self.on {
+            let v = if sent { &mut self.end_sent } else { &mut self.end_taken };
+            v[c.index()] = true;
         }
     }
 

@@ -359,8 +359,9 @@ impl World {
         for &t in &waiting {
             self.restore_task(t, latest, now, env);
         }
-        // Restored finished tasks finish again at once (they re-send end of partition).
         let job = self.job.0.clone();
+        self.flow.drained(&job, &waiting);
+        // Restored finished tasks finish again at once (they re-send end of partition).
         for &t in &waiting {
             if self.tasks[t.index()].status == TaskStatus::Finished {
                 self.tasks[t.index()].status = TaskStatus::Running;

@@ -316,7 +316,10 @@ impl World {
                 gate.inputs[i].watermark = gate.inputs[i].watermark.max(w);
                 self.advance_watermark(job, t, now, env);
             }
-            Item::EndOfData => self.input_ended(job, t, input, now, env),
+            Item::EndOfData => {
+                self.flow.on_end(c, false);
+                self.input_ended(job, t, input, now, env)
+            }
             Item::End if !checkpointing => {
                 self.input_ended(job, t, input, now, env);
             }
@@ -611,8 +614,10 @@ impl World {
     }
 
     fn send(&mut self, job: &Job, c: ChannelId, item: Item, now: SimTime, env: &mut impl Env) {
-        if let Item::Record(_) = item {
-            self.flow.on_send(c);
+        match item {
+            Item::Record(_) => self.flow.on_send(c),
+            Item::EndOfData => self.flow.on_end(c, true),
+            _ => {}
         }
         self.channels[c.index()].out.push_back(item);
         self.pump(job, c, now, env);
