@@ -254,3 +254,28 @@ fn comparing_sink_outputs_by_hash_first_reports_what_sorting_both_sides_reports(
     }
     assert!(violations > 0, "the fixtures include violations");
 }
+
+#[test]
+fn a_counterexample_found_with_full_restores_records_it_and_replays_the_same_way() {
+    let dir = std::env::temp_dir().join(format!("ftsim-cx-full-{}", std::process::id()));
+    let path = PathBuf::from("scenarios/mutations/skip_alignment/scenario.json");
+    for (how, recorded) in [(RecoveryCheck::Full, Some("full")), (RecoveryCheck::Cut, None)] {
+        let mut s = scenario::load_file(&path).expect("loads");
+        s.recovery_check = how;
+        let j = Arc::new(Job::new(s));
+        let report = check::run_once(j.clone(), 1, None).expect("runs");
+        let file = counterexample::save(&dir, &j, &report).expect("saved");
+        let cx = counterexample::load(&file).expect("loads");
+        assert_eq!(cx.recovery_check.as_deref(), recorded);
+        let replay = counterexample::replay(&cx, "cx", None).expect("replays");
+        assert!(replay.reproduced(), "{how:?}");
+        let detail = |r: &check::Report| {
+            r.invariants
+                .iter()
+                .find(|i| i.name == "recoverable_checkpoints")
+                .map(|i| i.detail.clone())
+        };
+        assert_eq!(detail(&replay.report), detail(&report), "{how:?}: judged the same way");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

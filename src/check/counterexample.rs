@@ -9,7 +9,9 @@
 use super::{run_once, Report};
 use crate::explore;
 use crate::graph::Job;
-use crate::scenario::model::{Endpoint, FaultAction, FaultKindName, FaultTrigger, Invariant};
+use crate::scenario::model::{
+    Endpoint, FaultAction, FaultKindName, FaultTrigger, Invariant, RecoveryCheck,
+};
 use crate::world::PlannedFault;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -43,6 +45,10 @@ pub struct Counterexample {
     /// For a counterexample found by `ftsim explore`: the choices that lead to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explore: Option<ExploreChoices>,
+    /// `"full"` when the run checked `recoverable_checkpoints` with `--recovery-check full`
+    /// (absent: the default, `cut`); a replay checks it the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_check: Option<String>,
 }
 
 /// The exploration path of an explorer counterexample: replayed choice by choice from the
@@ -168,6 +174,8 @@ pub fn build(job: &Job, report: &Report, path: &Path) -> Counterexample {
         reproduce: format!("ftsim replay {}", path.display()),
         scenario: resolved_scenario(job, report.seed),
         explore: None,
+        recovery_check: (job.scenario.recovery_check == RecoveryCheck::Full)
+            .then(|| "full".to_string()),
     }
 }
 
@@ -249,7 +257,15 @@ pub fn replay(
     origin: &str,
     trace: Option<&mut dyn std::io::Write>,
 ) -> Result<Replay, String> {
-    let scenario = crate::scenario::load_value(&cx.scenario, origin).map_err(|e| e.to_string())?;
+    let mut scenario =
+        crate::scenario::load_value(&cx.scenario, origin).map_err(|e| e.to_string())?;
+    scenario.recovery_check = match cx.recovery_check.as_deref() {
+        None | Some("cut") => RecoveryCheck::Cut,
+        Some("full") => RecoveryCheck::Full,
+        Some(other) => {
+            return Err(format!("{origin}: recovery_check: `{other}` is not `cut` or `full`"))
+        }
+    };
     let job = Arc::new(Job::new(scenario));
     if let Some(ex) = &cx.explore {
         return replay_explore(&job, cx, ex, origin, trace);
@@ -317,6 +333,8 @@ pub fn build_explore(
             invariants: config.invariants.iter().map(|i| i.name().to_string()).collect(),
             choices: replayed.names,
         }),
+        // The explorer restores each completed checkpoint (the `full` way) whatever this says.
+        recovery_check: None,
     })
 }
 
