@@ -149,12 +149,18 @@ pub fn violation(
             .copied()
             .unwrap_or(false);
         let end_taken = input.and_then(|k| cut(info.to).end_taken.get(k)).copied().unwrap_or(false);
+        // A task the checkpoint records as finished sent no barrier: its cut is where it ended.
+        let point = if cp.tasks[info.from.index()] == TaskSnapshot::Finished {
+            "before it finished"
+        } else {
+            "before its barrier"
+        };
         if end_sent != end_taken && (exactly_once || end_sent) {
             let (from, to) = (job.task_name(info.from), job.task_name(info.to));
             let (a, b) = if end_taken { ("had", "had not") } else { ("had not", "had") };
             return Some(fail(format!(
                 "`{to}`'s snapshot {a} taken the end of data of `{}`, but `{from}` {b} sent it \
-                 before its barrier{}{}",
+                 {point}{}{}",
                 job.channel_name(c),
                 scratch(info.from),
                 scratch(info.to)
@@ -173,7 +179,7 @@ pub fn violation(
             };
             return Some(fail(format!(
                 "`{to}`'s {what} {taken} record(s) from `{}`, but `{from}` had sent {sent} \
-                 before its barrier: {how}{}{}",
+                 {point}: {how}{}{}",
                 job.channel_name(c),
                 scratch(info.from),
                 scratch(info.to)
