@@ -178,6 +178,22 @@ fn job_with_faults(
     })
 }
 
+/// A generated job with random faults (the arguments of [`job_with_faults`], drawn).
+fn generated_job() -> impl Strategy<Value = serde_json::Value> {
+    (
+        (1u8..=3, 1u8..=3),
+        5u8..60,
+        0u8..4,
+        0u8..2,
+        5u8..30,
+        prop::collection::vec(0u8..5, 1..=3),
+        any::<bool>(),
+    )
+        .prop_map(|(p, records, keyed, sink, interval, kinds, failover)| {
+            job_with_faults(p, records, keyed, sink, interval, kinds, failover)
+        })
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
 }
@@ -194,16 +210,10 @@ proptest! {
 
     #[test]
     fn the_correct_protocol_never_violates_an_invariant_under_random_faults(
-        parallelism in (1u8..=3, 1u8..=3),
-        records in 5u8..60,
-        keyed in 0u8..4,
-        sink in 0u8..2,
-        interval in 5u8..30,
-        kinds in prop::collection::vec(0u8..5, 1..=3),
-        failover in any::<bool>(),
+        job in generated_job(),
         seed in 0u64..10_000,
     ) {
-        let text = job_with_faults(parallelism, records, keyed, sink, interval, kinds, failover).to_string();
+        let text = job.to_string();
         let s = scenario::load_bytes(text.as_bytes(), "generated.json").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let report = check::run_once(Arc::new(Job::new(s)), seed, None).expect("runs");
         prop_assert_eq!(report.verdict, Verdict::Pass, "seed {}: {:?}\n{}", seed, report.failures, text);
@@ -225,18 +235,11 @@ proptest! {
     /// finds, and on the correct protocol it gives the same verdict.
     #[test]
     fn the_cut_check_gives_the_verdict_of_restoring_every_checkpoint(
-        parallelism in (1u8..=3, 1u8..=3),
-        records in 5u8..60,
-        keyed in 0u8..4,
-        sink in 0u8..2,
-        interval in 5u8..30,
-        kinds in prop::collection::vec(0u8..5, 1..=3),
-        failover in any::<bool>(),
+        mut job in generated_job(),
         mutation in 0usize..=Mutation::ALL.len(),
         variant in 0u8..4,
         seed in 0u64..10_000,
     ) {
-        let mut job = job_with_faults(parallelism, records, keyed, sink, interval, kinds, failover);
         // Beyond the generator: at-least-once checkpoints, two checkpoints in flight, a
         // broadcast edge.
         match variant {

@@ -42,6 +42,7 @@ impl LogBags {
     }
 
     fn upto(&mut self, out: &SinkOutput, op: usize, len: usize) -> Bag {
+        let len = len.min(out.log.len());
         if len < self.pos[op] {
             self.pos[op] = 0;
             self.bag[op] = Bag::default();

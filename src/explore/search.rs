@@ -109,12 +109,7 @@ impl Default for Worker {
 /// What expansions read: the search's fixed inputs and its tables as they were when the batch
 /// began.
 struct Ctx<'a> {
-    job: &'a Arc<Job>,
-    config: &'a Config,
-    reference: &'a Reference,
-    exactly_once: bool,
-    stubborn_on: bool,
-    reexpand: bool,
+    fixed: &'a Fixed<'a>,
     visited: &'a VisitedSet,
     sleeps: &'a Sleeps,
     recovery: &'a RecoveryCache,
@@ -141,18 +136,7 @@ impl Fixed<'_> {
         recovery: &'b RecoveryCache,
         arrivals: Option<&'b Arrivals>,
     ) -> Ctx<'b> {
-        Ctx {
-            job: self.job,
-            config: self.config,
-            reference: self.reference,
-            exactly_once: self.exactly_once,
-            stubborn_on: self.stubborn_on,
-            reexpand: self.reexpand,
-            visited,
-            sleeps,
-            recovery,
-            arrivals,
-        }
+        Ctx { fixed: self, visited, sleeps, recovery, arrivals }
     }
 }
 
@@ -201,7 +185,7 @@ struct Expanded {
 
 /// Expands `node`, the node at position `at` of its batch.
 fn expand(ctx: &Ctx<'_>, wk: &mut Worker, node: Node, at: u64, skip_recovery: bool) -> Expanded {
-    let (job, config) = (ctx.job, ctx.config);
+    let (job, config) = (ctx.fixed.job, ctx.fixed.config);
     let mut ex = Expanded {
         depth: node.depth,
         id: node.id,
@@ -224,7 +208,7 @@ fn expand(ctx: &Ctx<'_>, wk: &mut Worker, node: Node, at: u64, skip_recovery: bo
     ex.sleeps.clear();
     let revisit = node.revisit;
     if !revisit {
-        ex.found = check_state(&node.world, ctx.reference, job, config);
+        ex.found = check_state(&node.world, ctx.fixed.reference, job, config);
     }
     if ex.found.is_none()
         && config.check_recovery
@@ -236,7 +220,12 @@ fn expand(ctx: &Ctx<'_>, wk: &mut Worker, node: Node, at: u64, skip_recovery: bo
             let verdict = if ctx.recovery.knows(key) {
                 None
             } else {
-                RecoveryCache::verdict(job, ctx.reference, &node.world, ctx.exactly_once)
+                RecoveryCache::verdict(
+                    job,
+                    ctx.fixed.reference,
+                    &node.world,
+                    ctx.fixed.exactly_once,
+                )
             };
             let stop = verdict.is_some();
             ex.recovery = Some((key, verdict));
@@ -283,12 +272,12 @@ fn expand(ctx: &Ctx<'_>, wk: &mut Worker, node: Node, at: u64, skip_recovery: bo
 
 /// The successors of a node with enabled events `wk.events`, into `ex`.
 fn successors(ctx: &Ctx<'_>, wk: &mut Worker, node: Node, at: u64, ex: &mut Expanded) {
-    let (job, config) = (ctx.job, ctx.config);
+    let (job, config) = (ctx.fixed.job, ctx.fixed.config);
     let Worker { pool, env, events, keys, done, table, choice, .. } = wk;
     // Which of the events to take: a stubborn subset in calm states (with every crash of the
     // whole job), all of them otherwise (see `stubborn`).
     choice.clear();
-    let full = if ctx.stubborn_on {
+    let full = if ctx.fixed.stubborn_on {
         stubborn::choose_into(job, &node.world, events, config.max_checkpoints, choice)
     } else {
         choice.extend(0..events.len());
@@ -386,7 +375,7 @@ fn successors(ctx: &Ctx<'_>, wk: &mut Worker, node: Node, at: u64, ex: &mut Expa
             cycle = true;
         }
         let index = u16::try_from(i).expect("at most 65,536 enabled events (checked above)");
-        let dropped = ctx.visited.covers(fp, &sleep, depth0 + 1, ctx.reexpand, sleeps)
+        let dropped = ctx.visited.covers(fp, &sleep, depth0 + 1, ctx.fixed.reexpand, sleeps)
             || ctx
                 .arrivals
                 .is_some_and(|a| a.arrive(fp, (at << 16) | u64::from(index), sleep.is_empty()));

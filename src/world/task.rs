@@ -412,21 +412,21 @@ impl World {
     ) {
         let sink_op = job.tasks[t.index()].op.index();
         self.flow.on_consume(c);
-        if matches!(self.tasks[t.index()].kind, TaskKind::Sink(_)) {
-            self.flow.on_sink(t, &r);
-        }
         match &mut self.tasks[t.index()].kind {
-            TaskKind::Sink(sink) => match sink.on_record(r) {
-                Some(Visible::Append(r)) => {
-                    self.outputs[sink_op].append(r);
-                    self.record(now, TraceEvent::SinkWrite { task: t, record: r }, env);
+            TaskKind::Sink(sink) => {
+                self.flow.on_sink(t, &r);
+                match sink.on_record(r) {
+                    Some(Visible::Append(r)) => {
+                        self.outputs[sink_op].append(r);
+                        self.record(now, TraceEvent::SinkWrite { task: t, record: r }, env);
+                    }
+                    Some(Visible::Upsert(r)) => {
+                        self.outputs[sink_op].upsert(r);
+                        self.record(now, TraceEvent::SinkWrite { task: t, record: r }, env);
+                    }
+                    None => {}
                 }
-                Some(Visible::Upsert(r)) => {
-                    self.outputs[sink_op].upsert(r);
-                    self.record(now, TraceEvent::SinkWrite { task: t, record: r }, env);
-                }
-                None => {}
-            },
+            }
             TaskKind::Operator(state) => {
                 let side = job.channels[c.index()].side;
                 let mut out = std::mem::take(&mut self.scratch.0);
