@@ -63,8 +63,13 @@ fn main() {
         .unwrap_or(if is_bench { 1_000_000 } else { 20_000 });
     let per_partition = total / 4;
     let runs = if is_bench { 3 } else { 1 };
+    // `FTSIM_BENCH_ONLY=kernel` runs the bare kernel rows alone (for a profiler).
+    let only_kernel = std::env::var("FTSIM_BENCH_ONLY").is_ok_and(|v| v == "kernel");
     for checkpoint_ms in [None, Some(100)] {
         measure(per_partition, checkpoint_ms, runs);
+    }
+    if only_kernel {
+        return;
     }
     // What a user waits for: `ftsim run` (reference, simulation and every check) beside the
     // bare simulation of the same run.
