@@ -57,6 +57,7 @@ macro_rules! clone_fields {
 pub mod check;
 pub mod cli;
 pub mod explore;
+pub mod files;
 pub mod graph;
 pub mod ids;
 pub mod protocol;

@@ -375,6 +375,9 @@ fn a_trace_into_a_missing_directory_exits_2() {
     let trace = dir.0.join("trace.jsonl");
     let o = ftsim(&["run", "scenarios/wordcount.json", "--trace", trace.to_str().expect("UTF-8")]);
     assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{}: cannot write", trace.display())), "{err}");
+    assert!(!err.contains(".tmp"), "the error names the trace file, not a temporary one: {err}");
 }
 
 #[test]
@@ -456,6 +459,8 @@ fn check_meets_the_expectations_of_a_mutation_scenario_and_saves_replayable_coun
         "scenarios/mutations/no_recommit_on_restore",
         "--seeds",
         "1..5",
+        "--save",
+        "violations",
         "--json",
         "--out",
         out.to_str().expect("utf-8"),
@@ -942,6 +947,8 @@ fn shrink_of_a_seeded_counterexample_shrinks_its_scenario_at_its_seed() {
         "scenarios/mutations/commit_on_snapshot/scenario.json",
         "--seeds",
         "1..1",
+        "--save",
+        "violations",
         "--json",
         "--out",
         dir.path(),

@@ -148,8 +148,10 @@ fn shards_cover_the_range_once_and_their_summaries_merge_into_the_whole() {
         CheckSummary::new(seeds, vec![sweep::summarize(&j, &reports, vec![])], 0.0)
     };
     let whole = summary_of(all);
-    let merged =
-        sweep::merge(&parts.iter().map(|p| summary_of(*p)).collect::<Vec<_>>()).expect("merges");
+    let named: Vec<(String, CheckSummary)> =
+        parts.iter().map(|p| (format!("shard {}", p.shard.0), summary_of(*p))).collect();
+    let merged = sweep::merge(&named).expect("merges");
+    assert_eq!(merged.scenarios, whole.scenarios, "the merge is the whole sweep");
     assert_eq!(merged.runs, whole.runs);
     assert_eq!(merged.failed_seeds, whole.failed_seeds);
     assert_eq!(merged.per_invariant, whole.per_invariant);

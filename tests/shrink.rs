@@ -32,8 +32,7 @@ fn check_shrunk(path: &str, seed: u64, max_faults: usize, max_records: u64) {
     let file = dir.join("cx.json");
     let mut cx = counterexample::build(&j, &s.report, &file);
     cx.scenario = s.scenario.clone();
-    counterexample::write_atomically(&file, serde_json::to_string(&cx).expect("json").as_bytes())
-        .expect("saved");
+    counterexample::write(&file, &cx).expect("saved");
     let replay = counterexample::replay(&counterexample::load(&file).expect("loads"), "cx", None)
         .expect("replays");
     assert!(replay.reproduced(), "{path}: the shrunk counterexample replays");

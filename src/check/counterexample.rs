@@ -188,19 +188,18 @@ pub fn file_name(scenario: &str, seed: u64) -> String {
     format!("{safe}-seed{seed}.json")
 }
 
-/// Writes a file through a temporary file in the same directory and a rename, so that a
-/// reader never sees half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let name = path.file_name().ok_or_else(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("{}: {e}", path.display())
-    })
+/// The seed in a counterexample file name written by [`file_name`] (`…-seed17.json`); a name
+/// of another form sorts after every seed.
+pub fn seed_of_file_name(path: &str) -> (u64, String) {
+    let seed = path
+        .strip_suffix(".json")
+        .and_then(|p| p.rsplit_once("-seed"))
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(u64::MAX);
+    (seed, path.to_string())
 }
+
+pub use crate::files::write_atomically;
 
 /// Saves the counterexample of `report` under `dir`; returns its path.
 pub fn save(dir: &Path, job: &Job, report: &Report) -> Result<PathBuf, String> {
@@ -211,10 +210,9 @@ pub fn save(dir: &Path, job: &Job, report: &Report) -> Result<PathBuf, String> {
 
 /// Reads a counterexample file.
 pub fn load(path: &Path) -> Result<Counterexample, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let cx: Counterexample = serde_json::from_slice(&bytes).map_err(|e| {
-        format!("{}:{}:{}: not a counterexample file: {e}", path.display(), e.line(), e.column())
-    })?;
+    let bytes = crate::files::read_capped(path, "counterexample", crate::files::MAX_INPUT_BYTES)?;
+    let cx: Counterexample = crate::files::parse_json(&bytes, "a counterexample file")
+        .map_err(|e| format!("{}:{e}", path.display()))?;
     if cx.ftsim_counterexample != FORMAT {
         return Err(format!(
             "{}: counterexample format {} is not the format {FORMAT} this build reads",
@@ -266,6 +264,23 @@ pub fn replay(
             return Err(format!("{origin}: recovery_check: `{other}` is not `cut` or `full`"))
         }
     };
+    // The top-level `mutations` are what a user reads and edits (to see whether a run passes
+    // without one, say): they decide, over the copy inside `scenario`.
+    let mut mutations = Vec::new();
+    for (i, name) in cx.mutations.iter().enumerate() {
+        let m = crate::scenario::model::Mutation::from_name(name).ok_or_else(|| {
+            format!(
+                "{origin}: at mutations[{i}]: unknown mutation `{}`: one of {}",
+                crate::scenario::error::clip(name, 64),
+                crate::scenario::model::Mutation::ALL.map(|m| m.name()).join(", ")
+            )
+        })?;
+        if !mutations.contains(&m) {
+            mutations.push(m);
+        }
+    }
+    mutations.sort();
+    scenario.mutations = mutations;
     let job = Arc::new(Job::new(scenario));
     if let Some(ex) = &cx.explore {
         return replay_explore(&job, cx, ex, origin, trace);
@@ -339,7 +354,12 @@ pub fn build_explore(
 }
 
 /// Writes a counterexample to `path`, atomically.
+/// The directory is created if missing (`--out DIR` names where counterexamples go).
 pub fn write(path: &Path, cx: &Counterexample) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    }
     let text = serde_json::to_string_pretty(cx).expect("counterexamples serialize");
     write_atomically(path, format!("{text}\n").as_bytes())
 }

@@ -298,22 +298,23 @@ impl Report {
     /// The human summary `ftsim run` prints, ending, on a failure, with the commands that
     /// reproduce and shrink it.
     pub fn render(&self, origin: &str) -> String {
-        self.render_with(origin, true)
-    }
-
-    /// The human summary without those commands (a replay prints its own).
-    pub fn render_body(&self, origin: &str) -> String {
-        self.render_with(origin, false)
-    }
-
-    fn render_with(&self, origin: &str, with_commands: bool) -> String {
-        let mut s = String::new();
         let verdict = match self.verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
         };
+        self.render_with(origin, verdict, true)
+    }
+
+    /// The human summary under another first word (a replay says whether it reproduced),
+    /// without the commands at the end.
+    pub fn render_headed(&self, origin: &str, head: &str) -> String {
+        self.render_with(origin, head, false)
+    }
+
+    fn render_with(&self, origin: &str, head: &str, with_commands: bool) -> String {
+        let mut s = String::new();
         s.push_str(&format!(
-            "{verdict}  {}  seed {}  trace {}\n",
+            "{head}  {}  seed {}  trace {}\n",
             self.scenario, self.seed, self.trace_hash
         ));
         let st = &self.stats;
@@ -322,15 +323,10 @@ impl Report {
             st.events, st.sim_time_ms, st.records_processed, self.ending
         ));
         for inv in &self.invariants {
-            let mark = if inv.holds { "ok  " } else { "VIOL" };
-            let exp = match inv.expected {
-                "holds" => "",
-                "violated" => "  (expected to be violated)",
-                _ => "  (not expected)",
-            };
-            s.push_str(&format!("  {mark} {}{exp}\n", inv.name));
+            let (mark, note) = invariant_words(inv.expected, inv.holds);
+            s.push_str(&format!("  {mark:<8} {}{note}\n", inv.name));
             if !inv.holds {
-                s.push_str(&format!("       {}\n", inv.detail));
+                s.push_str(&format!("           {}\n", inv.detail));
             }
         }
         if self.verdict == Verdict::Fail && with_commands {
@@ -338,5 +334,20 @@ impl Report {
             s.push_str(&format!("shrink:    {}\n", self.command("shrink", origin)));
         }
         s
+    }
+}
+
+/// How a report words one invariant: a mark (`ok`, `VIOLATED` when the scenario expects it to
+/// hold; `violated`, `held` when it expects a violation; `ok` or `violated` with `not checked`
+/// when it expects nothing of it) and a note. Only `VIOLATED` is in capitals: it is the one
+/// that makes a run fail.
+pub fn invariant_words(expected: &str, holds: bool) -> (&'static str, &'static str) {
+    match (expected, holds) {
+        ("holds", true) => ("ok", ""),
+        ("holds", false) => ("VIOLATED", ""),
+        ("violated", false) => ("violated", "  (as the scenario expects)"),
+        ("violated", true) => ("held", "  (the scenario expects a violation, over a sweep)"),
+        (_, true) => ("ok", "  (not checked: the scenario expects nothing of it)"),
+        (_, false) => ("violated", "  (not checked: the scenario expects nothing of it)"),
     }
 }

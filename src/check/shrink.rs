@@ -187,8 +187,11 @@ fn load(v: &Value, origin: &str) -> Result<Arc<Job>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A step that cut a record count: of a source (`words`, per partition) or of one data
-/// partition (`words[1]`).
+/// A shrink's summary longer than this groups its cuts by what they cut ([`Shrunk::summary`]).
+const SUMMARY_LINES: usize = 10;
+
+/// A step that cut a count: the records of a source (`words`, per partition) or of one data
+/// partition (`words[1]`), or a fault's time (`fault 0 delay_ms`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cut {
     pub subject: String,
@@ -203,6 +206,24 @@ impl Shrunk {
     /// the other (`120 → 60`, `60 → 30`, …) is one line, `words: 120 → 12 records per
     /// partition, in 4 steps`, with the last seed the run moved to.
     pub fn summary(&self) -> Vec<String> {
+        summarize_steps(&self.steps, &self.cuts, &self.seeds)
+    }
+}
+
+/// [`Shrunk::summary`] of the steps kept, their cuts and their seeds.
+fn summarize_steps(steps: &[String], cuts: &[Option<Cut>], seeds: &[Option<u64>]) -> Vec<String> {
+    let s = Steps { steps, cuts, seeds };
+    s.summary()
+}
+
+struct Steps<'a> {
+    steps: &'a [String],
+    cuts: &'a [Option<Cut>],
+    seeds: &'a [Option<u64>],
+}
+
+impl Steps<'_> {
+    fn summary(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.steps.len() {
@@ -237,7 +258,43 @@ impl Shrunk {
             out.push(self.steps[i].clone());
             i = j;
         }
+        if out.len() > SUMMARY_LINES {
+            return self.grouped();
+        }
         out
+    }
+
+    /// The steps kept, with every cut of one count made one line however the cuts of other
+    /// counts fell between them (`words[0]: 40 → 2 records, in 23 steps`): the summary of a
+    /// long shrink, where cuts of several sources alternate.
+    fn grouped(&self) -> Vec<String> {
+        // (line, for a cut: its subject and unit, first count, last count, steps)
+        let mut lines: Vec<(String, Option<(Cut, u64)>)> = Vec::new();
+        for (step, cut) in self.steps.iter().zip(self.cuts) {
+            let Some(cut) = cut else {
+                lines.push((step.clone(), None));
+                continue;
+            };
+            let same = |l: &&mut (String, Option<(Cut, u64)>)| {
+                l.1.as_ref().is_some_and(|(c, _)| c.subject == cut.subject && c.unit == cut.unit)
+            };
+            match lines.iter_mut().find(same) {
+                Some((_, Some((c, n)))) => {
+                    c.to = cut.to;
+                    *n += 1;
+                }
+                _ => lines.push((step.clone(), Some((cut.clone(), 1)))),
+            }
+        }
+        lines
+            .into_iter()
+            .map(|(line, cut)| match cut {
+                Some((c, n)) if n > 1 => {
+                    format!("{}: {} → {} {}, in {n} steps", c.subject, c.from, c.to, c.unit)
+                }
+                _ => line,
+            })
+            .collect()
     }
 }
 
@@ -383,7 +440,9 @@ fn candidates(s: &Value, job: &Job) -> Vec<(String, Value, Option<Cut>)> {
             if let Some(t) = f[field].as_u64().filter(|t| *t > 0) {
                 let mut c = s.clone();
                 c["faults"][i][field] = json!(t / 2);
-                out.push((format!("fault {i}: {field} {t} → {}", t / 2), c, None));
+                let subject = format!("fault {i} {field}");
+                let cut = Cut { subject, from: t, to: t / 2, unit: "ms" };
+                out.push((format!("fault {i}: {field} {t} → {}", t / 2), c, Some(cut)));
             }
         }
         if let Some(k) = f["on"]["checkpoint"].as_u64().filter(|k| *k > 1) {
@@ -419,4 +478,54 @@ fn forward_component(s: &Value, i: usize) -> Vec<usize> {
     }
     comp.sort_unstable();
     comp
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    fn cut(subject: &str, from: u64, to: u64) -> Option<Cut> {
+        Some(Cut { subject: subject.into(), from, to, unit: "records" })
+    }
+
+    #[test]
+    fn a_long_shrink_is_summarised_one_line_per_count_it_cut() {
+        // Two partitions cut one record at a time, alternately, with a fault step between.
+        let mut steps = Vec::new();
+        let mut cuts = Vec::new();
+        for n in (1..=20u64).rev() {
+            for p in ["w[0]", "w[1]"] {
+                steps.push(format!("{p}: removed record 0 of {n}"));
+                cuts.push(cut(p, n, n - 1));
+            }
+            if n == 10 {
+                steps.push("fault 0 triggered on checkpoint 2 → 1".into());
+                cuts.push(None);
+            }
+        }
+        let seeds = vec![None; steps.len()];
+        assert_eq!(
+            summarize_steps(&steps, &cuts, &seeds),
+            vec![
+                "w[0]: 20 → 0 records, in 20 steps".to_string(),
+                "w[1]: 20 → 0 records, in 20 steps".to_string(),
+                "fault 0 triggered on checkpoint 2 → 1".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_short_shrink_keeps_its_steps_in_order_merging_only_runs_of_one_count() {
+        let steps: Vec<String> =
+            ["w: 8 → 4", "w: 4 → 2", "removed fault 0"].map(String::from).to_vec();
+        let cuts = vec![cut("w", 8, 4), cut("w", 4, 2), None];
+        let seeds = vec![None, Some(3), None];
+        assert_eq!(
+            summarize_steps(&steps, &cuts, &seeds),
+            vec![
+                "w: 8 → 2 records, in 2 steps (seed 3)".to_string(),
+                "removed fault 0".to_string()
+            ]
+        );
+    }
 }

@@ -110,7 +110,7 @@ pub(super) fn explore_command(
         );
         for v in &result.violations {
             t.push_str(&format!(
-                "  VIOL {} after {} steps: {}\n",
+                "  VIOLATED {} after {} steps: {}\n",
                 v.invariant.name(),
                 v.choices.len(),
                 v.detail

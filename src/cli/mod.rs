@@ -7,7 +7,7 @@ mod explore_cmd;
 mod shrink_cmd;
 mod sweep_cmd;
 
-use crate::check::sweep::{self, CheckSummary, Seeds};
+use crate::check::sweep::{self, Seeds};
 use crate::check::{self, Verdict};
 use crate::explore;
 use crate::graph::Job;
@@ -69,12 +69,23 @@ pub enum Command {
         /// The seeds, an inclusive range `A..B` (or a single seed).
         #[arg(long, default_value = "1..100", value_parser = parse_range)]
         seeds: (u64, u64),
-        /// Worker threads (results do not depend on it).
-        #[arg(long, default_value_t = 1)]
+        /// Worker threads, at least 1 (results do not depend on it).
+        #[arg(long, default_value_t = 1, value_parser = parse_jobs)]
         jobs: usize,
         /// Run only slice I of N (0-based): the seeds whose position in the range is I mod N.
-        #[arg(long, value_parser = parse_shard, value_name = "I/N")]
-        shard: Option<(u64, u64)>,
+        /// `auto` takes I and N from the batch system: a Kubernetes Indexed Job
+        /// (JOB_COMPLETION_INDEX, with --shard-count N) or a Slurm job array
+        /// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT).
+        #[arg(long, value_parser = parse_shard, value_name = "I/N|auto")]
+        shard: Option<sweep_cmd::ShardArg>,
+        /// The number of shards, for `--shard auto` where the batch system does not say it
+        /// (Kubernetes: the Job's `completions`).
+        #[arg(long, value_name = "N", requires = "shard")]
+        shard_count: Option<u64>,
+        /// Which runs to save as counterexample files: those that fail an expectation
+        /// (`failed`), every run that violates an invariant (`violations`), or `none`.
+        #[arg(long, value_enum, default_value = "failed")]
+        save: sweep_cmd::Save,
         /// Also run this mutation in every scenario.
         #[arg(long = "mutation", value_name = "NAME")]
         mutations: Vec<String>,
@@ -128,8 +139,8 @@ pub enum Command {
         /// counterexample use the shortened scenario too).
         #[arg(long, value_name = "N")]
         max_records: Option<u64>,
-        /// Stop, incomplete, after this many distinct states.
-        #[arg(long, default_value_t = 5_000_000)]
+        /// Stop, incomplete, after this many distinct states (at least 1).
+        #[arg(long, default_value_t = 5_000_000, value_parser = parse_positive)]
         max_states: u64,
         /// Stop, incomplete, after this many seconds of wall time.
         #[arg(long)]
@@ -146,9 +157,9 @@ pub enum Command {
         /// Check, and stop on, this invariant only (repeatable; default: every invariant).
         #[arg(long = "invariant", value_name = "NAME")]
         invariants: Vec<String>,
-        /// Threads for a breadth-first search (depth first runs on one); the verdict, the counts
-        /// and the counterexample do not depend on it.
-        #[arg(long, default_value_t = 1, value_name = "N")]
+        /// Threads for a breadth-first search (depth first runs on one), at least 1; the
+        /// verdict, the counts and the counterexample do not depend on it.
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = parse_jobs)]
         jobs: usize,
         /// Where the counterexample file goes.
         #[arg(long, default_value = "ftsim-counterexamples", value_name = "DIR")]
@@ -222,14 +233,31 @@ fn parse_range(s: &str) -> Result<(u64, u64), String> {
     Ok((a, b))
 }
 
-fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("`{s}` is not a shard like 0/4 (index / count, index below count)");
+fn parse_shard(s: &str) -> Result<sweep_cmd::ShardArg, String> {
+    if s == "auto" {
+        return Ok(sweep_cmd::ShardArg::Auto);
+    }
+    let bad =
+        || format!("`{s}` is not a shard like 0/4 (index / count, index below count) or `auto`");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (i, n): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
     if n == 0 || i >= n {
         return Err(bad());
     }
-    Ok((i, n))
+    Ok(sweep_cmd::ShardArg::Fixed(i, n))
+}
+
+fn parse_positive(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    let n = parse_positive(s)?;
+    usize::try_from(n).map_err(|_| format!("`{s}` threads is too many"))
 }
 
 /// Bad input or usage: the message and exit code 2.
@@ -245,6 +273,7 @@ pub(crate) fn emit(text: &str) {
 
 /// Parses `std::env::args` and runs; returns the exit code.
 pub fn main() -> i32 {
+    crate::files::clean_up_on_interrupt();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -324,6 +353,8 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             seeds,
             jobs,
             shard,
+            shard_count,
+            save,
             mutations,
             no_mutations,
             out,
@@ -331,7 +362,21 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             recovery_check,
             json,
         } => {
-            let seeds = Seeds { from: seeds.0, to: seeds.1, shard: shard.unwrap_or((0, 1)) };
+            let env = |k: &str| std::env::var(k).ok();
+            let shard = match shard {
+                None if shard_count.is_some() => {
+                    return Err(Usage("--shard-count goes with --shard auto".into()))
+                }
+                None => (0, 1),
+                Some(arg) => {
+                    let (shard, how) = sweep_cmd::resolve_shard(arg, shard_count, &env)?;
+                    if let Some(how) = how {
+                        eprintln!("shard {}/{} {how}", shard.0, shard.1);
+                    }
+                    shard
+                }
+            };
+            let seeds = Seeds { from: seeds.0, to: seeds.1, shard };
             let opts = sweep_cmd::CheckOptions {
                 seeds,
                 jobs,
@@ -339,6 +384,7 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
                 no_mutations,
                 out,
                 max_counterexamples,
+                save,
                 recovery_check,
                 json,
             };
@@ -364,9 +410,6 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             out,
             json,
         } => {
-            if jobs == 0 {
-                return Err(Usage("--jobs must be at least 1".into()));
-            }
             let invariants = parse_invariants(&invariants)?;
             let mut s = load(Some(&scenario))?;
             if let Some(n) = max_records {
@@ -414,19 +457,10 @@ fn execute(cmd: Command) -> Result<i32, Usage> {
             shrink_cmd::shrink_command(scenario.as_deref(), &opts)
         }
         Command::Merge { summaries } => {
-            let mut parts = Vec::new();
-            for p in &summaries {
-                let bytes = std::fs::read(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
-                let s: CheckSummary = serde_json::from_slice(&bytes).map_err(|e| {
-                    Usage(format!(
-                        "{}:{}:{}: not a `check --json` summary: {e}",
-                        p.display(),
-                        e.line(),
-                        e.column()
-                    ))
-                })?;
-                parts.push(s);
-            }
+            let parts = summaries
+                .iter()
+                .map(|p| sweep_cmd::load_summary(p).map(|s| (p.display().to_string(), s)))
+                .collect::<Result<Vec<_>, _>>()?;
             let merged = sweep::merge(&parts).map_err(Usage)?;
             emit(&format!(
                 "{}\n",
@@ -523,33 +557,10 @@ fn summary(job: &Job) -> serde_json::Value {
     })
 }
 
-/// Writes a file through a temporary file in the same directory and a rename, so that a
-/// reader never sees half a file.
+/// [`crate::files::write_atomically_with`], its error as a usage error.
 pub(crate) fn write_atomically<T>(
     path: &Path,
     body: impl FnOnce(&mut dyn Write) -> Result<T, String>,
 ) -> Result<T, Usage> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name =
-        path.file_name().ok_or_else(|| Usage(format!("{}: not a file name", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    let file = std::fs::File::create(&tmp).map_err(|e| Usage(format!("{}: {e}", tmp.display())))?;
-    let mut w = std::io::BufWriter::new(file);
-    let result = body(&mut w);
-    let flushed = w.flush();
-    drop(w);
-    match (result, flushed) {
-        (Ok(v), Ok(())) => {
-            std::fs::rename(&tmp, path).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
-            Ok(v)
-        }
-        (Err(e), _) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(Usage(e))
-        }
-        (_, Err(e)) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(Usage(format!("{}: {e}", path.display())))
-        }
-    }
+    crate::files::write_atomically_with(path, body).map_err(Usage)
 }

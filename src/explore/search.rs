@@ -598,6 +598,11 @@ pub(super) fn run(
                 let keys = &ex.sleeps[s.sleep.0 as usize..s.sleep.1 as usize];
                 let sleep = if config.reduce { sleeps.intern(keys) } else { SleepId::EMPTY };
                 let depth = ex.depth + 1;
+                if out.states >= config.max_states {
+                    // The budget holds the root alone (`--max-states 1`); a larger one stops
+                    // below, once its last state is admitted.
+                    return Ok(out);
+                }
                 let Some(admit) = visited.admit(s.fp, sleep, depth, reexpand, &mut sleeps) else {
                     // Reached twice in one batch: the world goes to a worker for reuse.
                     giveaway = (giveaway + 1) % threads;

@@ -23,6 +23,10 @@ pub enum ScenarioError {
     Read { file: String, reason: String },
     #[error("{file}:{line}:{column}: syntax error: {message}")]
     Syntax { file: String, line: usize, column: usize, message: String },
+    /// The file is something else (a counterexample, a `check` summary, a trace) or too large
+    /// to be a scenario: the message says what it is and what to do.
+    #[error("{file}: {message}")]
+    NotAScenario { file: String, message: String },
     #[error("{}", render_invalid(file, problems))]
     Invalid { file: String, problems: Vec<Problem> },
 }
@@ -55,6 +59,80 @@ fn render_invalid(file: &str, problems: &[Problem]) -> String {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "at {}: {}", self.path, self.message)
+    }
+}
+
+/// The JSON path of `key` inside the object at `path`: `path.key` for a plain name (letters,
+/// digits, `_`, `-`), `path["…"]` with the key as a JSON string otherwise, so that a key with a
+/// dot, a bracket or a quote cannot be mistaken for two steps. A key longer than 64 characters is
+/// cut, with `…`, so that a path stays readable.
+pub fn key_step(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !key.starts_with(|c: char| c.is_ascii_digit());
+    let key = clip(key, 64);
+    match (plain, path.is_empty()) {
+        (true, true) => key,
+        (true, false) => format!("{path}.{key}"),
+        (false, _) => format!("{path}[{}]", serde_json::Value::String(key)),
+    }
+}
+
+/// `s` cut to `max` characters, with `…` at the cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// A message with every overlong word (an echoed value, most often) cut to 60 characters, and
+/// the cut said: errors stay readable whatever the input holds.
+pub fn clip_message(msg: &str) -> String {
+    if msg.len() <= 200 {
+        return msg.to_string();
+    }
+    let mut out = String::with_capacity(256);
+    for (i, word) in msg.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        // `value`, → the quotes stay around the cut value, the comma after the note.
+        let body = word.trim_end_matches([',', '.', ';', ':']);
+        let after = &word[body.len()..];
+        let core = body.trim_matches(['`', '"', '\'']);
+        let n = core.chars().count();
+        if n > 80 {
+            let open = &body[..body.find(core).unwrap_or(0)];
+            let close = &body[open.len() + core.len()..];
+            out.push_str(&format!("{open}{}{close} ({n} characters){after}", clip(core, 60)));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// The path serde_path_to_error found, written as the rest of ftsim writes paths
+/// (`graph.operators[2].id`, keys escaped by [`key_step`]); `.` for the whole document.
+pub fn json_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } => out = key_step(&out, key),
+            Segment::Enum { variant } => out = key_step(&out, variant),
+            Segment::Unknown => out = key_step(&out, "?"),
+        }
+    }
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out
     }
 }
 
@@ -144,7 +222,7 @@ impl Scanner<'_> {
                         self.bump();
                     }
                     self.skip_ws();
-                    let child = if path.is_empty() { name } else { format!("{path}.{name}") };
+                    let child = key_step(&path, &name);
                     self.value(child);
                     self.skip_ws();
                 }

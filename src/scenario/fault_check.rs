@@ -286,7 +286,7 @@ fn check_on(
         }
         if !fields.contains(&k.as_str()) {
             v.push((
-                format!("{p}.{k}"),
+                super::error::key_step(p, k),
                 format!(
                     "a `{event}` event has no field `{k}`; its fields are: {}",
                     fields.join(", ")
@@ -295,7 +295,10 @@ fn check_on(
             continue;
         }
         if !(val.is_string() || val.is_u64() || val.is_i64()) {
-            v.push((format!("{p}.{k}"), "a filter value is a string or an integer".into()));
+            v.push((
+                super::error::key_step(p, k),
+                "a filter value is a string or an integer".into(),
+            ));
             continue;
         }
         filter.insert(k.clone(), val.clone());

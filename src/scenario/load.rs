@@ -13,9 +13,40 @@ pub const BUILTIN_TEXT: &str = include_str!("../../scenarios/wordcount.json");
 /// Loads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path)
+    let meta = std::fs::metadata(path)
         .map_err(|e| ScenarioError::Read { file: file.clone(), reason: e.to_string() })?;
+    if meta.is_dir() {
+        return Err(ScenarioError::Read { file, reason: "a directory, not a file".into() });
+    }
+    let limit = crate::files::MAX_INPUT_BYTES;
+    let bytes = crate::files::read_capped(path, "scenario", limit).map_err(|e| {
+        let message = e.strip_prefix(&format!("{file}: ")).unwrap_or(&e).to_string();
+        ScenarioError::NotAScenario { file: file.clone(), message }
+    })?;
     load_bytes(&bytes, &file)
+}
+
+/// What a JSON file that is not a scenario is, when it is one of ftsim's own outputs: a
+/// counterexample or a `check --json` summary. Only looked at once the text failed to parse
+/// as a scenario, so a scenario pays nothing for it.
+pub fn other_kind(bytes: &[u8]) -> Option<&'static str> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let obj = value.as_object()?;
+    if obj.contains_key("ftsim_counterexample") {
+        Some("counterexample")
+    } else if obj.contains_key("seeds_per_sec") && obj.contains_key("scenarios") {
+        Some("summary")
+    } else {
+        None
+    }
+}
+
+/// Whether `bytes` hold a counterexample file (for `check`, which skips them in directories).
+pub fn is_counterexample(bytes: &[u8]) -> bool {
+    // The key is near the top of every counterexample: a cheap look before a parse.
+    let head = &bytes[..bytes.len().min(256)];
+    head.windows(22).any(|w| w == b"\"ftsim_counterexample\"")
+        && other_kind(bytes) == Some("counterexample")
 }
 
 /// The built-in default scenario.
@@ -49,7 +80,24 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<ScenarioFile, ScenarioError> 
     let raw = match result {
         Ok(raw) => raw,
         Err(err) => {
-            let path = err.path().to_string();
+            match other_kind(bytes) {
+                Some("counterexample") => {
+                    return Err(ScenarioError::NotAScenario {
+                        file: origin.to_string(),
+                        message: format!(
+                            "a counterexample, not a scenario: re-run it with `ftsim replay {origin}`"
+                        ),
+                    })
+                }
+                Some(_) => {
+                    return Err(ScenarioError::NotAScenario {
+                        file: origin.to_string(),
+                        message: "a `check --json` summary, not a scenario: combine shards with `ftsim merge`".into(),
+                    })
+                }
+                None => {}
+            }
+            let path = super::error::json_path(err.path());
             let inner = err.into_inner();
             return Err(classify(origin, path, inner, bytes));
         }
@@ -66,7 +114,7 @@ fn classify(origin: &str, path: String, e: serde_json::Error, bytes: &[u8]) -> S
     let top_is_object = top_is_object(bytes);
     let line = e.line().max(1);
     let column = char_column(bytes, line, e.column().max(1));
-    let message = strip_position(&e.to_string());
+    let message = super::error::clip_message(&strip_position(&e.to_string()));
     match e.classify() {
         Category::Syntax | Category::Eof | Category::Io => {
             ScenarioError::Syntax { file: origin.to_string(), line, column, message }
@@ -88,7 +136,7 @@ fn classify(origin: &str, path: String, e: serde_json::Error, bytes: &[u8]) -> S
 
 /// serde_json counts columns in bytes; editors (and our other positions, see `Locator`) count
 /// characters. Converts byte column `byte_col` (1-based) of `line` (1-based) to characters.
-fn char_column(bytes: &[u8], line: usize, byte_col: usize) -> usize {
+pub(crate) fn char_column(bytes: &[u8], line: usize, byte_col: usize) -> usize {
     let start = if line <= 1 {
         0
     } else {
@@ -119,7 +167,7 @@ fn located(origin: &str, text: &str, problems: Vec<(String, String)>) -> Scenari
         .into_iter()
         .map(|(path, message)| {
             let position = locator.find(&path);
-            Problem { path, message, position }
+            Problem { path, message: super::error::clip_message(&message), position }
         })
         .collect();
     ScenarioError::Invalid { file: origin.to_string(), problems }
