@@ -218,6 +218,37 @@ fn the_same_trace_renders_to_the_same_bytes_and_out_writes_them() {
 }
 
 #[test]
+fn a_task_name_of_65536_characters_renders_in_every_format() {
+    let dir = TempDir::new("long-name");
+    let name = format!("{}[0]", "n".repeat(65_533));
+    let trace = dir.write(
+        "long.jsonl",
+        &format!(
+            "{{\"t_us\":0,\"event\":\"deliver\",\"channel\":\"{name}->b[0]\",\"item\":\"end\"}}\n\
+             {{\"t_us\":5,\"event\":\"task_finished\",\"task\":\"{name}\"}}\n\
+             {{\"t_us\":9,\"event\":\"task_finished\",\"task\":\"b[0]\"}}\n"
+        ),
+    );
+    let text = render(&trace, "text");
+    assert!(text.contains(&format!("@0.005ms  {name}  finished\n")), "the name is whole");
+    assert!(text.contains("@0.009ms  b[0]  "), "a short name is not padded to the long one");
+    assert!(text.len() < 3 * 65_536 + 2_000, "the name is written a few times, not once per line");
+    let svg = render(&trace, "svg");
+    check_xml(&svg);
+    assert!(svg.contains(&format!("<title>{name}</title>")), "the whole name is in a tooltip");
+    let width: f64 = svg["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"".len()..]
+        .split('"')
+        .next()
+        .and_then(|w| w.parse().ok())
+        .expect("the svg has a width");
+    assert!(width < 2_000.0, "the label column is capped: width {width}");
+    let html = render(&trace, "html");
+    assert!(html.contains(&format!("{name}  finished")));
+    let mermaid = render(&trace, "mermaid");
+    assert!(mermaid.contains(&format!("participant t1 as {name}\n")));
+}
+
+#[test]
 fn bad_input_exits_2_with_file_and_line() {
     let dir = TempDir::new("bad");
     let good = r#"{"t_us":0,"event":"checkpoint_triggered","checkpoint":1}"#;

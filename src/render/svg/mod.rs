@@ -85,6 +85,19 @@ impl Layout {
     }
 }
 
+/// The longest lane label, in characters: a longer task name is cut short with `…` (the whole
+/// name is its tooltip), so that one long name does not widen the label column without bound.
+const LABEL_MAX: usize = 32;
+
+/// A lane's label, escaped: the name, or its start and `…` with the whole name as a tooltip.
+fn lane_label(name: &str) -> String {
+    if name.chars().count() <= LABEL_MAX {
+        return xml_escape(name);
+    }
+    let start: String = name.chars().take(LABEL_MAX - 1).collect();
+    format!("<title>{}</title>{}…", xml_escape(name), xml_escape(&start))
+}
+
 fn n(v: f64) -> String {
     format!("{v:.1}")
 }
@@ -110,7 +123,8 @@ fn pack(spans: &[Span]) -> (Vec<usize>, usize) {
 
 /// The space-time diagram of a trace.
 pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
-    let label_w = model.tasks.iter().map(|t| t.chars().count()).max().unwrap_or(2).max(4);
+    let label_w =
+        model.tasks.iter().map(|t| t.chars().count()).max().unwrap_or(2).clamp(4, LABEL_MAX);
     let left = (label_w as f64 * 7.5 + 24.0).max(70.0);
     let (env_rows, env_n) = pack(&model.outages);
     let env_top = 32.0;
@@ -213,7 +227,7 @@ fn lanes(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
             "<text class=\"lane-label\" x=\"{}\" y=\"{}\">{}</text>",
             n(lay.left - 10.0),
             n(y + 4.0),
-            xml_escape(name)
+            lane_label(name)
         );
         let _ = writeln!(
             s,
@@ -544,6 +558,14 @@ mod tests {
         assert!(body.contains("<title>out[0]: commit of txn0.0.0 (1 record) on restore (recommit)"));
         assert!(svg.contains("<rect class=\"outage\""));
         assert_eq!(svg, render(&t, &Model::of(&t), false), "the same bytes every time");
+    }
+
+    #[test]
+    fn a_long_lane_label_is_cut_short_with_the_whole_name_as_its_tooltip() {
+        assert_eq!(lane_label("a&b[0]"), "a&amp;b[0]");
+        let long = format!("{}<[0]", "x".repeat(40));
+        let want = format!("<title>{}&lt;[0]</title>{}…", "x".repeat(40), "x".repeat(31));
+        assert_eq!(lane_label(&long), want);
     }
 
     #[test]
