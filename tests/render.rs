@@ -1,7 +1,7 @@
 //! `ftsim render` through the built binary: every format of a real trace, determinism,
 //! `--out`, and bad input (exit code 2 with file:line, never a panic).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn ftsim(args: &[&str]) -> Output {
@@ -253,29 +253,20 @@ fn bad_input_exits_2_with_file_and_line() {
     let dir = TempDir::new("bad");
     let good = r#"{"t_us":0,"event":"checkpoint_triggered","checkpoint":1}"#;
     let cases = [
-        ("syntax.jsonl", format!("{good}\n{good}\n{{\"t_us\":5,\n"), ":3:", "not JSON"),
+        ("syntax.jsonl", format!("{good}\n{good}\n{{\"t_us\":5,\n"), ":3:10:", "not JSON"),
         (
             "kind.jsonl",
             format!("{good}\n{{\"t_us\":5,\"event\":\"teleported\"}}\n"),
-            ":2:",
+            ":2:1:",
             "unknown event kind `teleported`",
         ),
         (
             "field.jsonl",
             format!("{good}\n{{\"t_us\":5,\"event\":\"snapshot_taken\",\"task\":\"a[0]\"}}\n"),
-            ":2:",
+            ":2:1:",
             "lacks the field `checkpoint`",
         ),
-        (
-            "scenario.json",
-            std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/wordcount.json"),
-            )
-            .expect("readable"),
-            ":1:",
-            "not JSON",
-        ),
-        ("empty.jsonl", String::new(), "", "the trace has no events"),
+        ("empty.jsonl", String::new(), ":", "the file has no events"),
     ];
     for (name, text, line, message) in cases {
         let path = dir.write(name, &text);
@@ -283,6 +274,7 @@ fn bad_input_exits_2_with_file_and_line() {
         assert_exit(&o, 2);
         let err = stderr(&o);
         assert!(err.starts_with(&format!("error: {path}{line}")), "{name}: {err}");
+        assert!(err.contains("not a trace written by --trace"), "{name}: {err}");
         assert!(err.contains(message), "{name}: {err}");
         assert!(o.stdout.is_empty(), "{name}: nothing on stdout");
     }
@@ -297,8 +289,92 @@ fn bad_input_exits_2_with_file_and_line() {
         .expect("writable");
     let o = ftsim(&["render", &bytes]);
     assert_exit(&o, 2);
-    assert!(stderr(&o).starts_with(&format!("error: {bytes}:2: not UTF-8")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with(&format!(
+            "error: {bytes}:2:1: not a trace written by --trace: not UTF-8 text"
+        )),
+        "{}",
+        stderr(&o)
+    );
     let ok = dir.write("ok.jsonl", good);
     let o = ftsim(&["render", &ok, "--format", "png"]);
     assert_exit(&o, 2);
+}
+
+#[test]
+fn render_of_a_scenario_file_says_it_is_not_a_trace() {
+    for scenario in ["scenarios/wordcount.json", "scenarios/faults/lost-notify.json"] {
+        let o = ftsim(&["render", scenario]);
+        assert_exit(&o, 2);
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "error: {scenario} is a scenario, not a trace: write a trace with \
+                 `ftsim run {scenario} --trace trace.jsonl` and render that\n"
+            )
+        );
+        assert!(o.stdout.is_empty());
+    }
+    // The same on one line: the first line is JSON, just not a trace event.
+    let dir = TempDir::new("one-line-scenario");
+    let text = std::fs::read_to_string("scenarios/wordcount.json").expect("readable");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("a scenario is JSON");
+    let path = dir.write("compact.json", &value.to_string());
+    let o = ftsim(&["render", &path, "--format", "svg"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).starts_with(&format!("error: {path} is a scenario, not a trace")));
+}
+
+#[test]
+fn render_of_a_counterexample_file_says_to_replay_it_with_a_trace() {
+    let dir = TempDir::new("counterexample");
+    let o = ftsim(&[
+        "check",
+        "scenarios/mutations/skip_alignment/scenario.json",
+        "--seeds",
+        "1",
+        "--out",
+        &dir.file("ce"),
+    ]);
+    assert_exit(&o, 0);
+    let file = std::fs::read_dir(dir.file("ce"))
+        .expect("a counterexample was saved")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a counterexample file");
+    let file = file.to_str().expect("UTF-8 path");
+    let o = ftsim(&["render", file]);
+    assert_exit(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: {file} is a counterexample, not a trace: write its trace with \
+             `ftsim replay {file} --trace trace.jsonl` and render that\n"
+        )
+    );
+}
+
+#[test]
+fn render_of_other_input_says_it_is_not_a_trace_at_the_first_bad_line() {
+    let dir = TempDir::new("not-a-trace");
+    let good = r#"{"t_us":0,"event":"job_finished"}"#;
+    let cases = [
+        ("words.txt", "hello world\n".to_string(), ":1:1: not a trace written by --trace: "),
+        ("pretty.json", "{\n  \"a\": 1\n}\n".to_string(), ":1:1: not a trace written by --trace: "),
+        (
+            "object.jsonl",
+            format!("{good}\n  {{\"a\": 1}}\n"),
+            ":2:3: not a trace written by --trace: ",
+        ),
+        ("array.jsonl", format!("{good}\n[1, 2]\n"), ":2:1: not a trace written by --trace: "),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.write(name, &text);
+        let o = ftsim(&["render", &path]);
+        assert_exit(&o, 2);
+        let err = stderr(&o);
+        assert!(err.starts_with(&format!("error: {path}{want}")), "{name}: {err}");
+        assert!(!err.contains("EOF while parsing"), "{name}: {err}");
+        assert!(o.stdout.is_empty(), "{name}");
+    }
 }
