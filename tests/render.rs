@@ -378,3 +378,58 @@ fn render_of_other_input_says_it_is_not_a_trace_at_the_first_bad_line() {
         assert!(o.stdout.is_empty(), "{name}");
     }
 }
+
+/// A job of `p` lanes per operator: a source, a map and an exactly-once sink joined by forward
+/// edges (so the channels, and the trace, grow in proportion to the lanes), checkpoints every
+/// 5 ms and a node crash after checkpoint 2, so that every lane also fails over and restores.
+fn wide_scenario(p: usize) -> String {
+    format!(
+        r#"{{
+  "name": "wide-{p}",
+  "graph": {{
+    "operators": [
+      {{"id": "src", "op": "source", "parallelism": {p},
+       "generate": {{"records": 20, "keys": 8, "values": "sequence"}}, "rate_per_ms": 2}},
+      {{"id": "inc", "op": "map", "parallelism": {p}, "fn": {{"add": 1}}}},
+      {{"id": "out", "op": "sink", "parallelism": {p}, "delivery": "exactly_once"}}
+    ],
+    "edges": [
+      {{"from": "src", "to": "inc", "partition": "forward"}},
+      {{"from": "inc", "to": "out", "partition": "forward"}}
+    ]
+  }},
+  "cluster": {{"nodes": 8}},
+  "checkpointing": {{"mode": "aligned", "interval_ms": 5}},
+  "recovery": {{"restart": {{"strategy": "fixed_delay", "attempts": 3, "delay_ms": 2}}}},
+  "faults": [{{"on": {{"event": "checkpoint_completed", "checkpoint": 2}}, "delay_ms": 0,
+              "kind": "crash_node", "node": "node-0", "restart_after_ms": 1}}]
+}}"#
+    )
+}
+
+#[test]
+fn every_format_grows_in_proportion_to_the_trace_when_the_lanes_grow() {
+    // Not a timing (docs/performance.md, "render against lanes", has those): a count. Four
+    // times the lanes make about four times the trace lines; no format may write more per
+    // trace line for the wider job (a picture that repeated something per lane on every line
+    // would).
+    let dir = TempDir::new("lanes");
+    let mut per_line: Vec<[f64; 4]> = Vec::new();
+    for p in [16, 64] {
+        let scenario = dir.write(&format!("wide-{p}.json"), &wide_scenario(p));
+        let trace = dir.file(&format!("wide-{p}.jsonl"));
+        assert_exit(&ftsim(&["run", &scenario, "--trace", &trace]), 0);
+        let lines = std::fs::read_to_string(&trace).expect("the trace").lines().count() as f64;
+        let text = render(&trace, "text");
+        assert!(text.contains(&format!("out[{}]", p - 1)), "one lane per task");
+        let sizes = ["text", "svg", "html", "mermaid"].map(|f| render(&trace, f).len() as f64);
+        per_line.push(sizes.map(|s| s / lines));
+    }
+    for (k, format) in ["text", "svg", "html", "mermaid"].iter().enumerate() {
+        let (narrow, wide) = (per_line[0][k], per_line[1][k]);
+        assert!(
+            wide <= narrow * 1.25,
+            "{format}: {wide:.1} bytes per trace line at 192 lanes, {narrow:.1} at 48"
+        );
+    }
+}

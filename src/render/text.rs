@@ -88,15 +88,15 @@ impl Tally {
     }
 
     /// The counts in lane order, joined: `a[0] emitted 3 records · b[0] processed 3 records`.
+    /// Only the tasks in `map` are looked at (not every lane), so a line costs what it shows.
     fn line(map: &BTreeMap<String, Counts>, model: &Model) -> String {
-        model
-            .tasks
+        let mut shown: Vec<(usize, &str, &Counts)> = map
             .iter()
-            .filter_map(|t| {
-                map.get(t).filter(|c| !c.is_empty()).map(|c| format!("{t} {}", c.words()))
-            })
-            .collect::<Vec<_>>()
-            .join(" · ")
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(t, c)| (model.lane(t), t.as_str(), c))
+            .collect();
+        shown.sort_by_key(|&(lane, t, _)| (lane, t));
+        shown.iter().map(|(_, t, c)| format!("{t} {}", c.words())).collect::<Vec<_>>().join(" · ")
     }
 }
 

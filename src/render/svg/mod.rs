@@ -12,6 +12,7 @@ use crate::render::model::{Model, Outcome, Span};
 use crate::render::{
     at, duration, message_from_jm, message_words, receiver, sender, xml_escape, Ev, Item, Trace,
 };
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 mod marks;
@@ -213,14 +214,26 @@ fn outages(s: &mut String, lay: &Layout, model: &Model, rows: &[usize]) {
 
 fn lanes(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
     let end_x = lay.x(trace.end_us());
+    // Where each lane ends: its task's last `task_finished` (for `jm`, the last
+    // `job_finished`), found in one pass over the trace rather than one pass per lane.
+    let mut task_end: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut jm_end = None;
+    for e in &trace.events {
+        match &e.ev {
+            Ev::TaskFinished { task } => {
+                task_end.insert(task, e.t_us);
+                if task == "jm" {
+                    jm_end = Some(e.t_us);
+                }
+            }
+            Ev::JobFinished => jm_end = Some(e.t_us),
+            _ => {}
+        }
+    }
     let names = std::iter::once("jm").chain(model.tasks.iter().map(String::as_str));
     for (i, name) in names.enumerate() {
         let y = lay.y(i);
-        let finished = trace.events.iter().rev().find_map(|e| match &e.ev {
-            Ev::TaskFinished { task } if task == name => Some(e.t_us),
-            Ev::JobFinished if i == 0 => Some(e.t_us),
-            _ => None,
-        });
+        let finished = if i == 0 { jm_end } else { task_end.get(name).copied() };
         let x2 = finished.map_or(end_x, |t| lay.x(t));
         let _ = writeln!(
             s,
@@ -251,16 +264,20 @@ fn lanes(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
 }
 
 fn blocked(s: &mut String, lay: &Layout, model: &Model) {
+    // The spans of each task, and each task's blocked channels numbered in the order first
+    // blocked (their bars are stacked in that order): one pass over the spans.
+    let mut by_task: BTreeMap<&str, (Vec<&Span>, BTreeMap<&str, usize>)> = BTreeMap::new();
+    for b in &model.blocked {
+        let (spans, channels) = by_task.entry(&b.who).or_default();
+        spans.push(b);
+        let next = channels.len();
+        channels.entry(&b.channel).or_insert(next);
+    }
     for task in &model.tasks {
-        let mut channels: Vec<&str> = Vec::new();
-        for b in model.blocked.iter().filter(|b| &b.who == task) {
-            if !channels.contains(&b.channel.as_str()) {
-                channels.push(&b.channel);
-            }
-        }
+        let Some((spans, channels)) = by_task.get(task.as_str()) else { continue };
         let k = channels.len() as f64;
-        for b in model.blocked.iter().filter(|b| &b.who == task) {
-            let i = channels.iter().position(|c| *c == b.channel).unwrap_or(0) as f64;
+        for b in spans {
+            let i = channels.get(b.channel.as_str()).copied().unwrap_or(0) as f64;
             let y = lay.y(model.lane(task)) + (i - (k - 1.0) / 2.0) * 5.0 - 2.5;
             let x1 = lay.x(b.from);
             let w = (lay.x(b.to) - x1).max(2.0);
@@ -384,6 +401,13 @@ fn messages(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
             xml_escape(&title)
         );
     };
+    // When each task's snapshot for each checkpoint was stored, in time order.
+    let mut stored_at: BTreeMap<(&str, u64), Vec<u64>> = BTreeMap::new();
+    for cp in model.checkpoints.values() {
+        for (task, at_us) in &cp.stored {
+            stored_at.entry((task.as_str(), cp.id)).or_default().push(*at_us);
+        }
+    }
     for e in &trace.events {
         let t = e.t_us;
         match &e.ev {
@@ -393,8 +417,9 @@ fn messages(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
                 ctl(s, *checkpoint, (0, from.min(t)), (model.lane(task), t), title);
             }
             Ev::CheckpointAcknowledged { task, checkpoint } => {
-                let stored = model.checkpoints.get(checkpoint).and_then(|c| {
-                    c.stored.iter().rev().find(|(tk, at_us)| tk == task && *at_us <= t).map(|x| x.1)
+                // The task's last store for this checkpoint at or before the acknowledgement.
+                let stored = stored_at.get(&(task.as_str(), *checkpoint)).and_then(|times| {
+                    times[..times.partition_point(|&at_us| at_us <= t)].last().copied()
                 });
                 let title =
                     format!("acknowledgement of checkpoint {checkpoint} from {task} {}", at(t));
