@@ -433,3 +433,19 @@ fn every_format_grows_in_proportion_to_the_trace_when_the_lanes_grow() {
         );
     }
 }
+
+#[test]
+fn render_counts_trace_lines_where_run_counts_simulator_events() {
+    let dir = TempDir::new("counts");
+    let trace = dir.file("lost-notify.jsonl");
+    let run = ftsim(&["run", "scenarios/faults/lost-notify.json", "--trace", &trace]);
+    assert_exit(&run, 0);
+    assert!(stdout(&run).contains("  1427 events, "), "{}", stdout(&run));
+    let lines = std::fs::read_to_string(&trace).expect("the trace").lines().count();
+    assert_eq!(lines, 1478, "a simulator event can write several trace lines");
+    let head = format!("{lines} trace lines from @0.000ms to @103.702ms");
+    assert!(render(&trace, "text").starts_with(&format!("ftsim trace {trace}: {head}\n")));
+    assert!(render(&trace, "svg").contains(&format!("ftsim trace {trace}: {lines} trace lines, ")));
+    assert!(render(&trace, "html").contains(&format!("<p>{head}; 3 tasks;")));
+    assert!(render(&trace, "mermaid").contains(&format!("%% ftsim render {trace}: {head}\n")));
+}

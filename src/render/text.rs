@@ -148,9 +148,9 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "ftsim trace {}: {} events from {} to {}",
+        "ftsim trace {}: {} from {} to {}",
         trace.origin,
-        trace.events.len(),
+        plural(trace.events.len() as u64, "trace line"),
         at(trace.events.first().map_or(0, |e| e.t_us)),
         at(trace.end_us())
     );
@@ -488,7 +488,7 @@ mod tests {
     #[test]
     fn a_tiny_trace_reads_as_a_story() {
         let want = "\
-ftsim trace tiny.jsonl: 29 events from @0.000ms to @6.500ms
+ftsim trace tiny.jsonl: 29 trace lines from @0.000ms to @6.500ms
   lanes: jm, src[0], out[0]
   records and watermarks are counted on the lines starting with …; --all lists them
 

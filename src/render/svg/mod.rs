@@ -10,7 +10,8 @@
 
 use crate::render::model::{Model, Outcome, Span};
 use crate::render::{
-    at, duration, message_from_jm, message_words, receiver, sender, xml_escape, Ev, Item, Trace,
+    at, duration, message_from_jm, message_words, plural, receiver, sender, xml_escape, Ev, Item,
+    Trace,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -163,9 +164,9 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
     );
     let _ = writeln!(
         s,
-        "<text class=\"title\" x=\"10\" y=\"20\">ftsim trace {}: {} events, {} to {}</text>",
+        "<text class=\"title\" x=\"10\" y=\"20\">ftsim trace {}: {}, {} to {}</text>",
         xml_escape(&trace.origin),
-        trace.events.len(),
+        plural(trace.events.len() as u64, "trace line"),
         at(trace.events.first().map_or(0, |e| e.t_us)),
         at(trace.end_us())
     );
