@@ -1,7 +1,7 @@
 //! `ftsim render` through the built binary: every format of a real trace, determinism,
 //! `--out`, and bad input (exit code 2 with file:line, never a panic).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn ftsim(args: &[&str]) -> Output {
@@ -218,33 +218,55 @@ fn the_same_trace_renders_to_the_same_bytes_and_out_writes_them() {
 }
 
 #[test]
+fn a_task_name_of_65536_characters_renders_in_every_format() {
+    let dir = TempDir::new("long-name");
+    let name = format!("{}[0]", "n".repeat(65_533));
+    let trace = dir.write(
+        "long.jsonl",
+        &format!(
+            "{{\"t_us\":0,\"event\":\"deliver\",\"channel\":\"{name}->b[0]\",\"item\":\"end\"}}\n\
+             {{\"t_us\":5,\"event\":\"task_finished\",\"task\":\"{name}\"}}\n\
+             {{\"t_us\":9,\"event\":\"task_finished\",\"task\":\"b[0]\"}}\n"
+        ),
+    );
+    let text = render(&trace, "text");
+    assert!(text.contains(&format!("@0.005ms  {name}  finished\n")), "the name is whole");
+    assert!(text.contains("@0.009ms  b[0]  "), "a short name is not padded to the long one");
+    assert!(text.len() < 3 * 65_536 + 2_000, "the name is written a few times, not once per line");
+    let svg = render(&trace, "svg");
+    check_xml(&svg);
+    assert!(svg.contains(&format!("<title>{name}</title>")), "the whole name is in a tooltip");
+    let width: f64 = svg["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"".len()..]
+        .split('"')
+        .next()
+        .and_then(|w| w.parse().ok())
+        .expect("the svg has a width");
+    assert!(width < 2_000.0, "the label column is capped: width {width}");
+    let html = render(&trace, "html");
+    assert!(html.contains(&format!("{name}  finished")));
+    let mermaid = render(&trace, "mermaid");
+    assert!(mermaid.contains(&format!("participant t1 as {name}\n")));
+}
+
+#[test]
 fn bad_input_exits_2_with_file_and_line() {
     let dir = TempDir::new("bad");
     let good = r#"{"t_us":0,"event":"checkpoint_triggered","checkpoint":1}"#;
     let cases = [
-        ("syntax.jsonl", format!("{good}\n{good}\n{{\"t_us\":5,\n"), ":3:", "not JSON"),
+        ("syntax.jsonl", format!("{good}\n{good}\n{{\"t_us\":5,\n"), ":3:10:", "not JSON"),
         (
             "kind.jsonl",
             format!("{good}\n{{\"t_us\":5,\"event\":\"teleported\"}}\n"),
-            ":2:",
+            ":2:1:",
             "unknown event kind `teleported`",
         ),
         (
             "field.jsonl",
             format!("{good}\n{{\"t_us\":5,\"event\":\"snapshot_taken\",\"task\":\"a[0]\"}}\n"),
-            ":2:",
+            ":2:1:",
             "lacks the field `checkpoint`",
         ),
-        (
-            "scenario.json",
-            std::fs::read_to_string(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/wordcount.json"),
-            )
-            .expect("readable"),
-            ":1:",
-            "not JSON",
-        ),
-        ("empty.jsonl", String::new(), "", "the trace has no events"),
+        ("empty.jsonl", String::new(), ":", "the file has no events"),
     ];
     for (name, text, line, message) in cases {
         let path = dir.write(name, &text);
@@ -252,6 +274,7 @@ fn bad_input_exits_2_with_file_and_line() {
         assert_exit(&o, 2);
         let err = stderr(&o);
         assert!(err.starts_with(&format!("error: {path}{line}")), "{name}: {err}");
+        assert!(err.contains("not a trace written by --trace"), "{name}: {err}");
         assert!(err.contains(message), "{name}: {err}");
         assert!(o.stdout.is_empty(), "{name}: nothing on stdout");
     }
@@ -266,8 +289,163 @@ fn bad_input_exits_2_with_file_and_line() {
         .expect("writable");
     let o = ftsim(&["render", &bytes]);
     assert_exit(&o, 2);
-    assert!(stderr(&o).starts_with(&format!("error: {bytes}:2: not UTF-8")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with(&format!(
+            "error: {bytes}:2:1: not a trace written by --trace: not UTF-8 text"
+        )),
+        "{}",
+        stderr(&o)
+    );
     let ok = dir.write("ok.jsonl", good);
     let o = ftsim(&["render", &ok, "--format", "png"]);
     assert_exit(&o, 2);
+}
+
+#[test]
+fn render_of_a_scenario_file_says_it_is_not_a_trace() {
+    for scenario in ["scenarios/wordcount.json", "scenarios/faults/lost-notify.json"] {
+        let o = ftsim(&["render", scenario]);
+        assert_exit(&o, 2);
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "error: {scenario} is a scenario, not a trace: write a trace with \
+                 `ftsim run {scenario} --trace trace.jsonl` and render that\n"
+            )
+        );
+        assert!(o.stdout.is_empty());
+    }
+    // The same on one line: the first line is JSON, just not a trace event.
+    let dir = TempDir::new("one-line-scenario");
+    let text = std::fs::read_to_string("scenarios/wordcount.json").expect("readable");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("a scenario is JSON");
+    let path = dir.write("compact.json", &value.to_string());
+    let o = ftsim(&["render", &path, "--format", "svg"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).starts_with(&format!("error: {path} is a scenario, not a trace")));
+}
+
+#[test]
+fn render_of_a_counterexample_file_says_to_replay_it_with_a_trace() {
+    let dir = TempDir::new("counterexample");
+    let o = ftsim(&[
+        "check",
+        "scenarios/mutations/skip_alignment/scenario.json",
+        "--seeds",
+        "1",
+        "--out",
+        &dir.file("ce"),
+    ]);
+    assert_exit(&o, 0);
+    let file = std::fs::read_dir(dir.file("ce"))
+        .expect("a counterexample was saved")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a counterexample file");
+    let file = file.to_str().expect("UTF-8 path");
+    let o = ftsim(&["render", file]);
+    assert_exit(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: {file} is a counterexample, not a trace: write its trace with \
+             `ftsim replay {file} --trace trace.jsonl` and render that\n"
+        )
+    );
+}
+
+#[test]
+fn render_of_other_input_says_it_is_not_a_trace_at_the_first_bad_line() {
+    let dir = TempDir::new("not-a-trace");
+    let good = r#"{"t_us":0,"event":"job_finished"}"#;
+    let cases = [
+        ("words.txt", "hello world\n".to_string(), ":1:1: not a trace written by --trace: "),
+        ("pretty.json", "{\n  \"a\": 1\n}\n".to_string(), ":1:1: not a trace written by --trace: "),
+        (
+            "object.jsonl",
+            format!("{good}\n  {{\"a\": 1}}\n"),
+            ":2:3: not a trace written by --trace: ",
+        ),
+        ("array.jsonl", format!("{good}\n[1, 2]\n"), ":2:1: not a trace written by --trace: "),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.write(name, &text);
+        let o = ftsim(&["render", &path]);
+        assert_exit(&o, 2);
+        let err = stderr(&o);
+        assert!(err.starts_with(&format!("error: {path}{want}")), "{name}: {err}");
+        assert!(!err.contains("EOF while parsing"), "{name}: {err}");
+        assert!(o.stdout.is_empty(), "{name}");
+    }
+}
+
+/// A job of `p` lanes per operator: a source, a map and an exactly-once sink joined by forward
+/// edges (so the channels, and the trace, grow in proportion to the lanes), checkpoints every
+/// 5 ms and a node crash after checkpoint 2, so that every lane also fails over and restores.
+fn wide_scenario(p: usize) -> String {
+    format!(
+        r#"{{
+  "name": "wide-{p}",
+  "graph": {{
+    "operators": [
+      {{"id": "src", "op": "source", "parallelism": {p},
+       "generate": {{"records": 20, "keys": 8, "values": "sequence"}}, "rate_per_ms": 2}},
+      {{"id": "inc", "op": "map", "parallelism": {p}, "fn": {{"add": 1}}}},
+      {{"id": "out", "op": "sink", "parallelism": {p}, "delivery": "exactly_once"}}
+    ],
+    "edges": [
+      {{"from": "src", "to": "inc", "partition": "forward"}},
+      {{"from": "inc", "to": "out", "partition": "forward"}}
+    ]
+  }},
+  "cluster": {{"nodes": 8}},
+  "checkpointing": {{"mode": "aligned", "interval_ms": 5}},
+  "recovery": {{"restart": {{"strategy": "fixed_delay", "attempts": 3, "delay_ms": 2}}}},
+  "faults": [{{"on": {{"event": "checkpoint_completed", "checkpoint": 2}}, "delay_ms": 0,
+              "kind": "crash_node", "node": "node-0", "restart_after_ms": 1}}]
+}}"#
+    )
+}
+
+#[test]
+fn every_format_grows_in_proportion_to_the_trace_when_the_lanes_grow() {
+    // Not a timing (docs/performance.md, "render against lanes", has those): a count. Four
+    // times the lanes make about four times the trace lines; no format may write more per
+    // trace line for the wider job (a picture that repeated something per lane on every line
+    // would).
+    let dir = TempDir::new("lanes");
+    let mut per_line: Vec<[f64; 4]> = Vec::new();
+    for p in [16, 64] {
+        let scenario = dir.write(&format!("wide-{p}.json"), &wide_scenario(p));
+        let trace = dir.file(&format!("wide-{p}.jsonl"));
+        assert_exit(&ftsim(&["run", &scenario, "--trace", &trace]), 0);
+        let lines = std::fs::read_to_string(&trace).expect("the trace").lines().count() as f64;
+        let text = render(&trace, "text");
+        assert!(text.contains(&format!("out[{}]", p - 1)), "one lane per task");
+        let sizes = ["text", "svg", "html", "mermaid"].map(|f| render(&trace, f).len() as f64);
+        per_line.push(sizes.map(|s| s / lines));
+    }
+    for (k, format) in ["text", "svg", "html", "mermaid"].iter().enumerate() {
+        let (narrow, wide) = (per_line[0][k], per_line[1][k]);
+        assert!(
+            wide <= narrow * 1.25,
+            "{format}: {wide:.1} bytes per trace line at 192 lanes, {narrow:.1} at 48"
+        );
+    }
+}
+
+#[test]
+fn render_counts_trace_lines_where_run_counts_simulator_events() {
+    let dir = TempDir::new("counts");
+    let trace = dir.file("lost-notify.jsonl");
+    let run = ftsim(&["run", "scenarios/faults/lost-notify.json", "--trace", &trace]);
+    assert_exit(&run, 0);
+    assert!(stdout(&run).contains("  1427 events, "), "{}", stdout(&run));
+    let lines = std::fs::read_to_string(&trace).expect("the trace").lines().count();
+    assert_eq!(lines, 1478, "a simulator event can write several trace lines");
+    let head = format!("{lines} trace lines from @0.000ms to @103.702ms");
+    assert!(render(&trace, "text").starts_with(&format!("ftsim trace {trace}: {head}\n")));
+    assert!(render(&trace, "svg").contains(&format!("ftsim trace {trace}: {lines} trace lines, ")));
+    assert!(render(&trace, "html").contains(&format!("<p>{head}; 3 tasks;")));
+    assert!(render(&trace, "mermaid").contains(&format!("%% ftsim render {trace}: {head}\n")));
 }

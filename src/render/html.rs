@@ -2,7 +2,7 @@
 //! and the text timeline with its summary per checkpoint. No scripts, no external files.
 
 use super::model::Model;
-use super::{at, svg, text, xml_escape, Trace};
+use super::{at, plural, svg, text, xml_escape, Trace};
 use std::fmt::Write as _;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
@@ -40,8 +40,8 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
     let _ = writeln!(s, "<h1>{}</h1>", xml_escape(&title));
     let _ = writeln!(
         s,
-        "<p>{} events from {} to {}; {} tasks; {} checkpoints triggered, {completed} completed.</p>",
-        trace.events.len(),
+        "<p>{} from {} to {}; {} tasks; {} checkpoints triggered, {completed} completed.</p>",
+        plural(trace.events.len() as u64, "trace line"),
         at(trace.events.first().map_or(0, |e| e.t_us)),
         at(trace.end_us()),
         model.tasks.len(),

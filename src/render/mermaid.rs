@@ -93,9 +93,9 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
     let _ = writeln!(d.out, "sequenceDiagram");
     let _ = writeln!(
         d.out,
-        "    %% ftsim render {}: {} events from {} to {}",
+        "    %% ftsim render {}: {} from {} to {}",
         escape(&trace.origin),
-        trace.events.len(),
+        plural(trace.events.len() as u64, "trace line"),
         at(trace.events.first().map_or(0, |e| e.t_us)),
         at(trace.end_us())
     );
@@ -249,7 +249,7 @@ mod tests {
         let t = Trace::parse(crate::render::tests::TINY, "tiny.jsonl").expect("a valid trace");
         let want = "\
 sequenceDiagram
-    %% ftsim render tiny.jsonl: 29 events from @0.000ms to @6.500ms
+    %% ftsim render tiny.jsonl: 29 trace lines from @0.000ms to @6.500ms
     participant jm
     participant t1 as src[0]
     participant t2 as out[0]

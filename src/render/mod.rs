@@ -227,57 +227,44 @@ pub fn render(trace: &Trace, format: Format, all: bool) -> String {
 }
 
 impl Trace {
-    /// Reads and parses a trace file. Errors name the file and, for a bad line, the line.
+    /// Reads and parses a trace file. Errors name the file and, for a bad line, its line and
+    /// column; a scenario or a counterexample given instead of a trace is named as such.
     pub fn load(path: &Path) -> Result<Trace, String> {
         let origin = path.display().to_string();
         let bytes =
             std::fs::read(path).map_err(|e| format!("{origin}: cannot read the trace: {e}"))?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
-            format!("{origin}:{line}: not UTF-8 text: is this a trace written by --trace?")
+            let valid = &bytes[..e.valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            // The valid bytes are UTF-8, so the column counts characters.
+            let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+            format!("{origin}:{line}:{column}: {NOT_A_TRACE}: not UTF-8 text")
         })?;
         Trace::parse(text, &origin)
     }
 
-    /// Parses the text of a trace file; `origin` names it in errors (`origin:line: …`).
-    /// Blank lines are skipped; times must not go backwards.
+    /// Parses the text of a trace file; `origin` names it in errors
+    /// (`origin:line:column: not a trace written by --trace: …`). Blank lines are skipped;
+    /// times must not go backwards.
     pub fn parse(text: &str, origin: &str) -> Result<Trace, String> {
         let mut events = Vec::new();
         let mut last_t = 0;
         for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
             if raw.trim().is_empty() {
                 continue;
             }
-            let at = |msg: String| format!("{origin}:{line}: {msg}");
-            let value: Value = serde_json::from_str(raw).map_err(|e| {
-                // serde_json ends its message with the position, which the prefix gives.
-                let msg = e.to_string();
-                let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(m, _)| m);
-                format!("{origin}:{line}:{}: not JSON: {msg}", e.column())
+            let line = i + 1;
+            let (t_us, ev) = parse_line(raw, &mut last_t).map_err(|(column, msg)| {
+                not_a_trace(text, origin).unwrap_or_else(|| {
+                    let column = column.unwrap_or_else(|| first_column(raw));
+                    format!("{origin}:{line}:{column}: {NOT_A_TRACE}: {msg}")
+                })
             })?;
-            let obj = value.as_object().ok_or_else(|| {
-                at("not a JSON object: a trace line is {\"t_us\":…,\"event\":…}".into())
-            })?;
-            let t_us = obj
-                .get("t_us")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| at("`t_us` is missing or not a whole number of µs".into()))?;
-            let kind = obj
-                .get("event")
-                .and_then(Value::as_str)
-                .ok_or_else(|| at("`event` is missing or not a string".into()))?;
-            if t_us < last_t {
-                return Err(at(format!(
-                    "time goes backwards: t_us {t_us} after {last_t}; a trace is in time order"
-                )));
-            }
-            last_t = t_us;
-            let ev = parse_event(kind, &Fields { obj, kind }).map_err(at)?;
             events.push(Event { line, t_us, ev });
         }
         if events.is_empty() {
-            return Err(format!("{origin}: the trace has no events"));
+            return Err(format!("{origin}: {NOT_A_TRACE}: the file has no events"));
         }
         Ok(Trace { origin: origin.to_string(), events })
     }
@@ -285,6 +272,73 @@ impl Trace {
     /// The time of the last event.
     pub fn end_us(&self) -> u64 {
         self.events.last().map_or(0, |e| e.t_us)
+    }
+}
+
+/// How every error about the content of a trace file begins (after its position).
+const NOT_A_TRACE: &str = "not a trace written by --trace";
+
+/// One line of a trace: its time and event, or where it goes wrong (a column, when the JSON
+/// parser knows one) and how. `last_t` is the time of the line before, updated.
+fn parse_line(raw: &str, last_t: &mut u64) -> Result<(u64, Ev), (Option<usize>, String)> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| {
+        let msg = if e.is_eof() {
+            "not JSON: the line ends inside a JSON value; a trace has one whole JSON object per \
+             line"
+                .to_string()
+        } else {
+            // serde_json ends its message with the position, which the prefix gives.
+            let msg = e.to_string();
+            let msg = msg.rsplit_once(" at line ").map_or(msg.clone(), |(m, _)| m.to_string());
+            format!("not JSON: {msg}")
+        };
+        (Some(e.column().max(1)), msg)
+    })?;
+    let at = |msg: &str| (None, msg.to_string());
+    let obj = value
+        .as_object()
+        .ok_or_else(|| at("not a JSON object: a trace line is {\"t_us\":…,\"event\":…}"))?;
+    let t_us = obj
+        .get("t_us")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| at("`t_us` is missing or not a whole number of µs"))?;
+    let kind = obj
+        .get("event")
+        .and_then(Value::as_str)
+        .ok_or_else(|| at("`event` is missing or not a string"))?;
+    if t_us < *last_t {
+        return Err(at(&format!(
+            "time goes backwards: t_us {t_us} after {last_t}; a trace is in time order"
+        )));
+    }
+    *last_t = t_us;
+    let ev = parse_event(kind, &Fields { obj, kind }).map_err(|m| (None, m))?;
+    Ok((t_us, ev))
+}
+
+/// The column (1-based, in characters) where a line's text starts: the position given for a
+/// line whose JSON is well formed but not a trace event.
+fn first_column(raw: &str) -> usize {
+    raw.chars().take_while(|c| c.is_whitespace()).count() + 1
+}
+
+/// The message for a whole file that is another of ftsim's files: a scenario (it has a
+/// `graph`) or a counterexample (`ftsim_counterexample`); `None` for anything else.
+fn not_a_trace(text: &str, origin: &str) -> Option<String> {
+    let doc: Value = serde_json::from_str(text).ok()?;
+    let obj = doc.as_object()?;
+    if obj.contains_key("ftsim_counterexample") {
+        Some(format!(
+            "{origin} is a counterexample, not a trace: write its trace with \
+             `ftsim replay {origin} --trace trace.jsonl` and render that"
+        ))
+    } else if obj.contains_key("graph") && !obj.contains_key("event") {
+        Some(format!(
+            "{origin} is a scenario, not a trace: write a trace with \
+             `ftsim run {origin} --trace trace.jsonl` and render that"
+        ))
+    } else {
+        None
     }
 }
 
@@ -584,39 +638,58 @@ mod tests {
     }
 
     #[test]
-    fn bad_lines_are_reported_with_file_and_line() {
+    fn bad_lines_are_reported_with_file_line_and_column() {
         let ok = "{\"t_us\":5,\"event\":\"job_finished\"}\n";
         let cases = [
-            ("nope\n", "t.jsonl:2:2: not JSON: expected ident"),
-            ("[1]\n", "t.jsonl:2: not a JSON object"),
-            (
-                "{\"t_us\":9,\"event\":\"teleported\"}\n",
-                "t.jsonl:2: unknown event kind `teleported`",
-            ),
+            ("nope\n", 2, "not JSON: expected ident"),
+            ("{\"t_us\":\n", 8, "not JSON: the line ends inside a JSON value"),
+            ("[1]\n", 1, "not a JSON object"),
+            ("  {\"t_us\":9,\"event\":\"teleported\"}\n", 3, "unknown event kind `teleported`"),
             (
                 "{\"t_us\":9,\"event\":\"task_failed\"}\n",
-                "t.jsonl:2: event `task_failed` lacks the field `task`",
+                1,
+                "event `task_failed` lacks the field `task`",
             ),
-            ("{\"t_us\":1,\"event\":\"job_finished\"}\n", "t.jsonl:2: time goes backwards"),
-            ("{\"event\":\"job_finished\"}\n", "t.jsonl:2: `t_us` is missing"),
+            ("{\"t_us\":1,\"event\":\"job_finished\"}\n", 1, "time goes backwards"),
+            ("{\"event\":\"job_finished\"}\n", 1, "`t_us` is missing"),
             (
                 "{\"t_us\":9,\"event\":\"deliver\",\"channel\":\"ab\",\"item\":\"end\"}\n",
-                "t.jsonl:2: channel `ab` is not of the form",
+                1,
+                "channel `ab` is not of the form",
             ),
             (
                 "{\"t_us\":9,\"event\":\"deliver\",\"channel\":\"a->b\",\"item\":\"fish\"}\n",
-                "t.jsonl:2: unknown item `fish`",
+                1,
+                "unknown item `fish`",
             ),
             (
                 "{\"t_us\":9,\"event\":\"snapshot_taken\",\"task\":\"a\",\"checkpoint\":\"1\"}\n",
-                "t.jsonl:2: field `checkpoint` of event `snapshot_taken` is not an unsigned",
+                1,
+                "field `checkpoint` of event `snapshot_taken` is not an unsigned",
             ),
         ];
-        for (line, want) in cases {
+        for (line, column, msg) in cases {
             let err = parse(&format!("{ok}{line}")).expect_err(line);
-            assert!(err.starts_with(want), "{line}: got {err}");
+            let want = format!("t.jsonl:2:{column}: {NOT_A_TRACE}: {msg}");
+            assert!(err.starts_with(&want), "{line}: got {err}");
         }
-        assert_eq!(parse("\n").expect_err("empty"), "t.jsonl: the trace has no events");
+        assert_eq!(
+            parse("\n").expect_err("empty"),
+            "t.jsonl: not a trace written by --trace: the file has no events"
+        );
+    }
+
+    #[test]
+    fn a_scenario_or_a_counterexample_is_named_as_such() {
+        let scenario = "{\n  \"name\": \"w\",\n  \"graph\": {}\n}\n";
+        let err = parse(scenario).expect_err("a scenario");
+        assert!(err.starts_with("t.jsonl is a scenario, not a trace: write a trace with"), "{err}");
+        assert!(err.contains("`ftsim run t.jsonl --trace trace.jsonl`"), "{err}");
+        let err = parse("{\"ftsim_counterexample\": 1, \"scenario\": {\"graph\": {}}}")
+            .expect_err("a counterexample");
+        assert!(err.contains("`ftsim replay t.jsonl --trace trace.jsonl`"), "{err}");
+        let err = parse("{\"name\": \"w\"}").expect_err("other JSON");
+        assert!(err.starts_with("t.jsonl:1:1: not a trace written by --trace: "), "{err}");
     }
 
     #[test]

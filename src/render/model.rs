@@ -2,6 +2,7 @@
 //! checkpoint, blocked channels, outages, and which commit happened at a restore.
 
 use super::{receiver, sender, Ev, Item, Trace};
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where an event happens: at the coordinator, at a task, or in the environment (a node, the
@@ -184,12 +185,15 @@ pub struct Model {
     /// The checkpoint each pre-committed transaction belongs to, by (task, txn).
     pub txn_checkpoint: BTreeMap<(String, String), u64>,
     pub end_us: u64,
+    /// The lane of each task (see [`Model::lane`]), so that a lookup does not scan the lanes.
+    lane_index: BTreeMap<String, usize>,
 }
 
 impl Model {
     pub fn of(trace: &Trace) -> Model {
         let mut m = Model { end_us: trace.end_us(), ..Model::default() };
         m.tasks = lanes(trace);
+        m.lane_index = m.tasks.iter().enumerate().map(|(i, t)| (t.clone(), i + 1)).collect();
         let mut b = Builder::default();
         for (i, e) in trace.events.iter().enumerate() {
             b.event(&mut m, i, e.t_us, &e.ev);
@@ -206,9 +210,9 @@ impl Model {
         !self.has_outputs.contains(task)
     }
 
-    /// The lane index of a task (after `jm`, which is lane 0).
+    /// The lane index of a task (after `jm`, which is lane 0; an unknown task is drawn there).
     pub fn lane(&self, task: &str) -> usize {
-        self.tasks.iter().position(|t| t == task).map_or(0, |i| i + 1)
+        self.lane_index.get(task).copied().unwrap_or(0)
     }
 
     fn cp(&mut self, id: u64) -> &mut Checkpoint {
@@ -243,7 +247,13 @@ impl Builder {
     }
 
     fn close_blocked(&mut self, m: &mut Model, task: &str, t: u64) {
-        let keys: Vec<_> = self.blocked.keys().filter(|(tk, _)| tk == task).cloned().collect();
+        // The keys are (task, channel): this task's channels are one run of the map.
+        let keys: Vec<_> = self
+            .blocked
+            .range((task.to_string(), String::new())..)
+            .take_while(|((tk, _), _)| tk == task)
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in keys {
             if let Some(from) = self.blocked.remove(&k) {
                 m.blocked.push(span(&k.0, &k.1, from, t, true));
@@ -260,10 +270,10 @@ impl Builder {
         match ev {
             CheckpointTriggered { checkpoint } => m.cp(*checkpoint).triggered = Some(t),
             SnapshotTaken { task, checkpoint } => {
-                self.snapshot_at.entry((task.clone(), *checkpoint)).or_insert(t);
-                let cp = m.cp(*checkpoint);
-                if !cp.snapshots.iter().any(|(tk, _)| tk == task) {
-                    cp.snapshots.push((task.clone(), t));
+                // The first snapshot of a task for a checkpoint is both remembered and listed.
+                if let Entry::Vacant(first) = self.snapshot_at.entry((task.clone(), *checkpoint)) {
+                    first.insert(t);
+                    m.cp(*checkpoint).snapshots.push((task.clone(), t));
                 }
                 for (txn, at) in self.precommits.remove(task).unwrap_or_default() {
                     if at == t {
@@ -424,59 +434,61 @@ pub fn operator_of(task: &str) -> (&str, u64) {
 /// (among operators that are ready together, the first seen in the trace first), then tasks by
 /// subtask.
 fn lanes(trace: &Trace) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
     let mut known = BTreeSet::new();
+    // Operators by their index in the order first seen.
+    let mut op_index: BTreeMap<&str, usize> = BTreeMap::new();
     let mut edges = BTreeSet::new();
     for e in &trace.events {
-        let mut names: Vec<&str> = e.ev.task().into_iter().collect();
-        if let Some(c) = e.ev.channel() {
-            names.push(sender(c));
-            names.push(receiver(c));
-            let (a, b) = (operator_of(sender(c)).0, operator_of(receiver(c)).0);
-            if a != b {
-                edges.insert((a.to_string(), b.to_string()));
-            }
-        }
+        let channel = e.ev.channel().map(|c| (sender(c), receiver(c)));
+        let names = e.ev.task().into_iter().chain(channel.into_iter().flat_map(|(s, r)| [s, r]));
         for n in names {
-            if known.insert(n.to_string()) {
-                seen.push(n.to_string());
+            if known.insert(n) {
+                seen.push(n);
+                let next = op_index.len();
+                op_index.entry(operator_of(n).0).or_insert(next);
+            }
+        }
+        if let Some((s, r)) = channel {
+            let (a, b) = (op_index[operator_of(s).0], op_index[operator_of(r).0]);
+            if a != b {
+                edges.insert((a, b));
             }
         }
     }
-    let mut ops: Vec<String> = Vec::new();
-    for t in &seen {
-        let op = operator_of(t).0;
-        if !ops.iter().any(|o| o == op) {
-            ops.push(op.to_string());
-        }
+    // Kahn's algorithm, taking the ready operator seen first; on a cycle (not a real job), the
+    // first one left.
+    let ops = op_index.len();
+    let mut indegree = vec![0usize; ops];
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); ops];
+    for &(a, b) in &edges {
+        indegree[b] += 1;
+        next[a].push(b);
     }
-    let mut indegree: BTreeMap<&str, usize> = ops.iter().map(|o| (o.as_str(), 0)).collect();
-    for (_, b) in &edges {
-        *indegree.entry(b.as_str()).or_insert(0) += 1;
-    }
-    let mut order: Vec<&str> = Vec::new();
-    while order.len() < ops.len() {
-        let next = ops
-            .iter()
-            .map(String::as_str)
-            .find(|o| !order.contains(o) && indegree.get(o) == Some(&0))
-            // A cycle (not a real job): take the first one left.
-            .or_else(|| ops.iter().map(String::as_str).find(|o| !order.contains(o)));
-        let Some(op) = next else { break };
-        order.push(op);
-        for (a, b) in &edges {
-            if a == op {
-                if let Some(d) = indegree.get_mut(b.as_str()) {
-                    *d = d.saturating_sub(1);
-                }
+    let mut ready: BTreeSet<usize> = (0..ops).filter(|&o| indegree[o] == 0).collect();
+    let mut left: BTreeSet<usize> = (0..ops).collect();
+    let mut rank = vec![0usize; ops];
+    for r in 0..ops {
+        let Some(op) = ready.pop_first().or_else(|| left.first().copied()) else { break };
+        left.remove(&op);
+        rank[op] = r;
+        for &b in &next[op] {
+            indegree[b] = indegree[b].saturating_sub(1);
+            if indegree[b] == 0 && left.contains(&b) {
+                ready.insert(b);
             }
         }
     }
-    let rank = |t: &str| order.iter().position(|o| *o == operator_of(t).0).unwrap_or(usize::MAX);
-    let mut tasks: Vec<(usize, u64, usize, String)> =
-        seen.iter().enumerate().map(|(i, t)| (rank(t), operator_of(t).1, i, t.clone())).collect();
+    let mut tasks: Vec<(usize, u64, usize, &str)> = seen
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (op, sub) = operator_of(t);
+            (rank[op_index[op]], sub, i, *t)
+        })
+        .collect();
     tasks.sort();
-    tasks.into_iter().map(|(_, _, _, t)| t).collect()
+    tasks.into_iter().map(|(_, _, _, t)| t.to_string()).collect()
 }
 
 #[cfg(test)]

@@ -88,16 +88,50 @@ impl Tally {
     }
 
     /// The counts in lane order, joined: `a[0] emitted 3 records · b[0] processed 3 records`.
+    /// Only the tasks in `map` are looked at (not every lane), so a line costs what it shows.
     fn line(map: &BTreeMap<String, Counts>, model: &Model) -> String {
-        model
-            .tasks
+        let mut shown: Vec<(usize, &str, &Counts)> = map
             .iter()
-            .filter_map(|t| {
-                map.get(t).filter(|c| !c.is_empty()).map(|c| format!("{t} {}", c.words()))
-            })
-            .collect::<Vec<_>>()
-            .join(" · ")
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(t, c)| (model.lane(t), t.as_str(), c))
+            .collect();
+        shown.sort_by_key(|&(lane, t, _)| (lane, t));
+        shown.iter().map(|(_, t, c)| format!("{t} {}", c.words())).collect::<Vec<_>>().join(" · ")
     }
+}
+
+/// The widest the `who` column gets, in characters. A longer name is written whole and pushes
+/// its own line's text to the right; the other lines keep their column.
+pub const WHO_MAX: usize = 32;
+
+/// Appends `s`, then spaces until it is `width` characters wide (nothing if it is wider).
+/// Done by hand: `format!`'s `{:width$}` panics on a width above 65,535, and a task name
+/// read from a trace may be longer than that.
+fn pad_right(out: &mut String, s: &str, width: usize) {
+    out.push_str(s);
+    let n = s.chars().count();
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(n)));
+}
+
+/// Spaces until `s` would be `width` characters wide, then `s`.
+fn pad_left(out: &mut String, s: &str, width: usize) {
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(s.chars().count())));
+    out.push_str(s);
+}
+
+/// One line of the timeline: the time, right-aligned; who, in its column; what happened.
+fn timeline_line(
+    out: &mut String,
+    (time, time_w): (&str, usize),
+    (who, who_w): (&str, usize),
+    what: &str,
+) {
+    pad_left(out, time, time_w);
+    out.push_str("  ");
+    pad_right(out, who, who_w);
+    out.push_str("  ");
+    out.push_str(what);
+    out.push('\n');
 }
 
 /// The timeline's state: when blocked channels and control items started.
@@ -114,9 +148,9 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "ftsim trace {}: {} events from {} to {}",
+        "ftsim trace {}: {} from {} to {}",
         trace.origin,
-        trace.events.len(),
+        plural(trace.events.len() as u64, "trace line"),
         at(trace.events.first().map_or(0, |e| e.t_us)),
         at(trace.end_us())
     );
@@ -138,7 +172,7 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
         }))
         .max()
         .unwrap_or(2)
-        .max(2);
+        .clamp(2, WHO_MAX);
     let time_w = at(trace.end_us()).len();
     let mut tally = Tally::default();
     let mut state = State::default();
@@ -153,7 +187,7 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
         if !all && !tally.since.is_empty() {
             let line = Tally::line(&tally.since, model);
             if !line.is_empty() {
-                let _ = writeln!(out, "{:>time_w$}  {:<who_w$}  {line}", "", "…");
+                timeline_line(&mut out, ("", time_w), ("…", who_w), &line);
             }
             tally.since.clear();
         }
@@ -162,12 +196,12 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
             Place::Task(t) => t.to_string(),
             Place::Env(s) => s,
         };
-        let _ = writeln!(out, "{:>time_w$}  {who:<who_w$}  {what}", at(e.t_us));
+        timeline_line(&mut out, (&at(e.t_us), time_w), (&who, who_w), &what);
     }
     if !all {
         let line = Tally::line(&tally.since, model);
         if !line.is_empty() {
-            let _ = writeln!(out, "{:>time_w$}  {:<who_w$}  {line}", "", "…");
+            timeline_line(&mut out, ("", time_w), ("…", who_w), &line);
         }
     }
     out.push_str(&summary(model));
@@ -454,7 +488,7 @@ mod tests {
     #[test]
     fn a_tiny_trace_reads_as_a_story() {
         let want = "\
-ftsim trace tiny.jsonl: 29 events from @0.000ms to @6.500ms
+ftsim trace tiny.jsonl: 29 trace lines from @0.000ms to @6.500ms
   lanes: jm, src[0], out[0]
   records and watermarks are counted on the lines starting with …; --all lists them
 
@@ -510,6 +544,21 @@ Records
             all.contains("@2.000ms  out[0]  processes record (k0, 1, ts 0) from src[0]->out[0]\n")
         );
         assert!(!all.contains(" … "));
+    }
+
+    #[test]
+    fn a_task_name_of_65536_characters_renders_without_a_panic() {
+        let name = format!("{}[0]", "x".repeat(65_533));
+        assert_eq!(name.chars().count(), 65_536);
+        let trace = format!(
+            "{{\"t_us\":0,\"event\":\"task_failed\",\"task\":\"{name}\"}}\n\
+             {{\"t_us\":7,\"event\":\"task_finished\",\"task\":\"a[0]\"}}"
+        );
+        let out = text(&trace, false);
+        assert!(out.contains(&format!("@0.000ms  {name}  failed\n")), "the name is written whole");
+        // The short name is padded to a capped column, not to the long name's width.
+        let short = out.lines().find(|l| l.contains("a[0]  ")).expect("a line for a[0]");
+        assert_eq!(short, format!("@0.007ms  a[0]{}  finished", " ".repeat(WHO_MAX - 4)));
     }
 
     #[test]

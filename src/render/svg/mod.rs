@@ -10,8 +10,10 @@
 
 use crate::render::model::{Model, Outcome, Span};
 use crate::render::{
-    at, duration, message_from_jm, message_words, receiver, sender, xml_escape, Ev, Item, Trace,
+    at, duration, message_from_jm, message_words, plural, receiver, sender, xml_escape, Ev, Item,
+    Trace,
 };
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 mod marks;
@@ -85,6 +87,19 @@ impl Layout {
     }
 }
 
+/// The longest lane label, in characters: a longer task name is cut short with `…` (the whole
+/// name is its tooltip), so that one long name does not widen the label column without bound.
+const LABEL_MAX: usize = 32;
+
+/// A lane's label, escaped: the name, or its start and `…` with the whole name as a tooltip.
+fn lane_label(name: &str) -> String {
+    if name.chars().count() <= LABEL_MAX {
+        return xml_escape(name);
+    }
+    let start: String = name.chars().take(LABEL_MAX - 1).collect();
+    format!("<title>{}</title>{}…", xml_escape(name), xml_escape(&start))
+}
+
 fn n(v: f64) -> String {
     format!("{v:.1}")
 }
@@ -110,7 +125,8 @@ fn pack(spans: &[Span]) -> (Vec<usize>, usize) {
 
 /// The space-time diagram of a trace.
 pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
-    let label_w = model.tasks.iter().map(|t| t.chars().count()).max().unwrap_or(2).max(4);
+    let label_w =
+        model.tasks.iter().map(|t| t.chars().count()).max().unwrap_or(2).clamp(4, LABEL_MAX);
     let left = (label_w as f64 * 7.5 + 24.0).max(70.0);
     let (env_rows, env_n) = pack(&model.outages);
     let env_top = 32.0;
@@ -148,9 +164,9 @@ pub fn render(trace: &Trace, model: &Model, all: bool) -> String {
     );
     let _ = writeln!(
         s,
-        "<text class=\"title\" x=\"10\" y=\"20\">ftsim trace {}: {} events, {} to {}</text>",
+        "<text class=\"title\" x=\"10\" y=\"20\">ftsim trace {}: {}, {} to {}</text>",
         xml_escape(&trace.origin),
-        trace.events.len(),
+        plural(trace.events.len() as u64, "trace line"),
         at(trace.events.first().map_or(0, |e| e.t_us)),
         at(trace.end_us())
     );
@@ -199,21 +215,33 @@ fn outages(s: &mut String, lay: &Layout, model: &Model, rows: &[usize]) {
 
 fn lanes(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
     let end_x = lay.x(trace.end_us());
+    // Where each lane ends: its task's last `task_finished` (for `jm`, the last
+    // `job_finished`), found in one pass over the trace rather than one pass per lane.
+    let mut task_end: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut jm_end = None;
+    for e in &trace.events {
+        match &e.ev {
+            Ev::TaskFinished { task } => {
+                task_end.insert(task, e.t_us);
+                if task == "jm" {
+                    jm_end = Some(e.t_us);
+                }
+            }
+            Ev::JobFinished => jm_end = Some(e.t_us),
+            _ => {}
+        }
+    }
     let names = std::iter::once("jm").chain(model.tasks.iter().map(String::as_str));
     for (i, name) in names.enumerate() {
         let y = lay.y(i);
-        let finished = trace.events.iter().rev().find_map(|e| match &e.ev {
-            Ev::TaskFinished { task } if task == name => Some(e.t_us),
-            Ev::JobFinished if i == 0 => Some(e.t_us),
-            _ => None,
-        });
+        let finished = if i == 0 { jm_end } else { task_end.get(name).copied() };
         let x2 = finished.map_or(end_x, |t| lay.x(t));
         let _ = writeln!(
             s,
             "<text class=\"lane-label\" x=\"{}\" y=\"{}\">{}</text>",
             n(lay.left - 10.0),
             n(y + 4.0),
-            xml_escape(name)
+            lane_label(name)
         );
         let _ = writeln!(
             s,
@@ -237,16 +265,20 @@ fn lanes(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
 }
 
 fn blocked(s: &mut String, lay: &Layout, model: &Model) {
+    // The spans of each task, and each task's blocked channels numbered in the order first
+    // blocked (their bars are stacked in that order): one pass over the spans.
+    let mut by_task: BTreeMap<&str, (Vec<&Span>, BTreeMap<&str, usize>)> = BTreeMap::new();
+    for b in &model.blocked {
+        let (spans, channels) = by_task.entry(&b.who).or_default();
+        spans.push(b);
+        let next = channels.len();
+        channels.entry(&b.channel).or_insert(next);
+    }
     for task in &model.tasks {
-        let mut channels: Vec<&str> = Vec::new();
-        for b in model.blocked.iter().filter(|b| &b.who == task) {
-            if !channels.contains(&b.channel.as_str()) {
-                channels.push(&b.channel);
-            }
-        }
+        let Some((spans, channels)) = by_task.get(task.as_str()) else { continue };
         let k = channels.len() as f64;
-        for b in model.blocked.iter().filter(|b| &b.who == task) {
-            let i = channels.iter().position(|c| *c == b.channel).unwrap_or(0) as f64;
+        for b in spans {
+            let i = channels.get(b.channel.as_str()).copied().unwrap_or(0) as f64;
             let y = lay.y(model.lane(task)) + (i - (k - 1.0) / 2.0) * 5.0 - 2.5;
             let x1 = lay.x(b.from);
             let w = (lay.x(b.to) - x1).max(2.0);
@@ -370,6 +402,13 @@ fn messages(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
             xml_escape(&title)
         );
     };
+    // When each task's snapshot for each checkpoint was stored, in time order.
+    let mut stored_at: BTreeMap<(&str, u64), Vec<u64>> = BTreeMap::new();
+    for cp in model.checkpoints.values() {
+        for (task, at_us) in &cp.stored {
+            stored_at.entry((task.as_str(), cp.id)).or_default().push(*at_us);
+        }
+    }
     for e in &trace.events {
         let t = e.t_us;
         match &e.ev {
@@ -379,8 +418,9 @@ fn messages(s: &mut String, lay: &Layout, trace: &Trace, model: &Model) {
                 ctl(s, *checkpoint, (0, from.min(t)), (model.lane(task), t), title);
             }
             Ev::CheckpointAcknowledged { task, checkpoint } => {
-                let stored = model.checkpoints.get(checkpoint).and_then(|c| {
-                    c.stored.iter().rev().find(|(tk, at_us)| tk == task && *at_us <= t).map(|x| x.1)
+                // The task's last store for this checkpoint at or before the acknowledgement.
+                let stored = stored_at.get(&(task.as_str(), *checkpoint)).and_then(|times| {
+                    times[..times.partition_point(|&at_us| at_us <= t)].last().copied()
                 });
                 let title =
                     format!("acknowledgement of checkpoint {checkpoint} from {task} {}", at(t));
@@ -544,6 +584,14 @@ mod tests {
         assert!(body.contains("<title>out[0]: commit of txn0.0.0 (1 record) on restore (recommit)"));
         assert!(svg.contains("<rect class=\"outage\""));
         assert_eq!(svg, render(&t, &Model::of(&t), false), "the same bytes every time");
+    }
+
+    #[test]
+    fn a_long_lane_label_is_cut_short_with_the_whole_name_as_its_tooltip() {
+        assert_eq!(lane_label("a&b[0]"), "a&amp;b[0]");
+        let long = format!("{}<[0]", "x".repeat(40));
+        let want = format!("<title>{}&lt;[0]</title>{}…", "x".repeat(40), "x".repeat(31));
+        assert_eq!(lane_label(&long), want);
     }
 
     #[test]
