@@ -231,8 +231,7 @@ impl Trace {
     /// column; a scenario or a counterexample given instead of a trace is named as such.
     pub fn load(path: &Path) -> Result<Trace, String> {
         let origin = path.display().to_string();
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("{origin}: cannot read the trace: {e}"))?;
+        let bytes = crate::files::read_capped(path, "trace", crate::files::MAX_TRACE_BYTES)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             let valid = &bytes[..e.valid_up_to()];
             let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
