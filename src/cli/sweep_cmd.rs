@@ -129,7 +129,7 @@ pub(super) fn check_command(paths: &[PathBuf], o: &CheckOptions) -> Result<i32, 
     }
     let start = std::time::Instant::now();
     let mut summaries = Vec::new();
-    let mut unsaved = 0u64;
+    let mut unsaved = Unsaved::default();
     for job in &jobs {
         bar.set_message(job.scenario.name.clone());
         let mut summary = Summarizer::default();
@@ -145,11 +145,13 @@ pub(super) fn check_command(paths: &[PathBuf], o: &CheckOptions) -> Result<i32, 
             let reports = sweep::run_seeds(job, &seeds, o.jobs, &|| bar.inc(1)).map_err(Usage)?;
             for r in &reports {
                 summary.add(r);
-                if saved.len() < limit && o.save.wants(r) {
+                if o.save.wants(r) && saved.len() < limit {
                     let path = counterexample::save(&o.out, job, r).map_err(Usage)?;
                     saved.push(path.display().to_string());
+                } else if o.save.wants(r) {
+                    unsaved.over_limit += 1;
                 } else if r.invariants.iter().any(|i| !i.holds) {
-                    unsaved += 1;
+                    unsaved.not_wanted += 1;
                 }
             }
             k = end;
@@ -160,7 +162,7 @@ pub(super) fn check_command(paths: &[PathBuf], o: &CheckOptions) -> Result<i32, 
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     let total: u64 = summaries.iter().map(|s| s.runs).sum();
     let summary = CheckSummary::new(o.seeds, summaries, total as f64 / secs);
-    let written = saved_note(&summary, unsaved, o);
+    let written = saved_note(&summary, &unsaved, o);
     if o.json {
         emit(&format!(
             "{}\n",
@@ -174,8 +176,15 @@ pub(super) fn check_command(paths: &[PathBuf], o: &CheckOptions) -> Result<i32, 
     Ok(if summary.verdict == "pass" { 0 } else { 1 })
 }
 
+/// Violating runs not saved as files: beyond `--max-counterexamples`, or not what `--save` asks.
+#[derive(Default)]
+struct Unsaved {
+    over_limit: u64,
+    not_wanted: u64,
+}
+
 /// Where the counterexample files went, and what was not saved.
-fn saved_note(summary: &CheckSummary, unsaved: u64, o: &CheckOptions) -> String {
+fn saved_note(summary: &CheckSummary, unsaved: &Unsaved, o: &CheckOptions) -> String {
     let n = summary.counterexamples.len();
     let mut s = String::new();
     if n > 0 {
@@ -184,13 +193,19 @@ fn saved_note(summary: &CheckSummary, unsaved: u64, o: &CheckOptions) -> String 
             o.out.display()
         ));
     }
-    if unsaved > 0 {
+    if unsaved.over_limit > 0 {
+        s.push_str(&format!(
+            "{} more run(s) to save, beyond --max-counterexamples\n",
+            unsaved.over_limit
+        ));
+    }
+    if unsaved.not_wanted > 0 {
         let why = match o.save {
             Save::Failed => "only runs that fail an expectation are saved; `--save violations` saves every violating run",
-            Save::Violations => "`--max-counterexamples` was reached",
+            Save::Violations => unreachable!("every violating run is wanted"),
             Save::None => "`--save none`",
         };
-        s.push_str(&format!("{unsaved} violating run(s) not saved as files ({why})\n"));
+        s.push_str(&format!("{} violating run(s) not saved as files ({why})\n", unsaved.not_wanted));
     }
     s
 }
