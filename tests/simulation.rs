@@ -121,6 +121,79 @@ fn a_tiny_time_limit_ends_the_run_cleanly_with_progress_violated() {
     assert_eq!(r.now.as_ms(), 10);
 }
 
+/// Windows and a join fed event times at the very end of the i64 range: the window that holds
+/// `i64::MAX` is cut there (docs/scenario-format.md, "window").
+fn end_of_time(checkpointing: Value, faults: Value) -> Value {
+    const MAX: i64 = i64::MAX;
+    let r = |key: &str, value: i64, ts: i64| json!({"key": key, "value": value, "ts": ts});
+    json!({
+        "name": "end-of-time",
+        "graph": {
+            "operators": [
+                {"id": "left", "op": "source", "rate_per_ms": 1, "data": [[
+                    r("a", 1, MAX - 17), r("a", 2, MAX - 7), r("a", 3, MAX - 1),
+                    r("b", 4, MAX), r("a", 5, MAX)
+                ]]},
+                {"id": "right", "op": "source", "rate_per_ms": 1, "data": [[
+                    r("a", 10, MAX - 6), r("b", 20, MAX), r("a", 30, MAX)
+                ]]},
+                {"id": "per-10ms", "op": "window", "size_ms": 10, "agg": "sum"},
+                {"id": "per-ms", "op": "window", "size_ms": 1, "agg": "count"},
+                {"id": "match", "op": "join", "size_ms": 10},
+                {"id": "windows", "op": "sink"},
+                {"id": "ms", "op": "sink"},
+                {"id": "pairs", "op": "sink"}
+            ],
+            "edges": [
+                {"from": "left", "to": "per-10ms"},
+                {"from": "left", "to": "per-ms"},
+                {"from": "per-10ms", "to": "windows"},
+                {"from": "per-ms", "to": "ms"},
+                {"from": "left", "to": "match", "side": "left"},
+                {"from": "right", "to": "match", "side": "right"},
+                {"from": "match", "to": "pairs"}
+            ]
+        },
+        "checkpointing": checkpointing,
+        "faults": faults
+    })
+}
+
+#[test]
+fn windows_and_joins_at_the_largest_event_time_match_the_reference_with_and_without_faults() {
+    const MAX: i64 = i64::MAX;
+    let failure_free = end_of_time(json!({"mode": "disabled"}), json!([]));
+    let crash = end_of_time(
+        json!({"mode": "aligned", "interval_ms": 2}),
+        json!([{"on": {"event": "checkpoint_completed", "checkpoint": 1}, "delay_ms": 2,
+                "kind": "crash_task", "task": "match[0]"}]),
+    );
+    for v in [failure_free, crash] {
+        let s = scenario::load_bytes(v.to_string().as_bytes(), "end-of-time.json")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reference = ftsim::check::reference::evaluate(&s).expect("small");
+        let sink = |name: &str| {
+            let op = s.operators.iter().position(|o| o.name == name).expect("a sink");
+            let Some(ftsim::check::reference::Expected::Append(v)) = &reference.sinks[op] else {
+                panic!("an append sink")
+            };
+            let mut v: Vec<(i64, i64)> = v.iter().map(|r| (r.value, r.ts)).collect();
+            v.sort_unstable();
+            v
+        };
+        // [MAX-17, MAX-7) holds a 1, [MAX-7, MAX] (cut short) holds 2, 3, 4 and 5.
+        assert_eq!(sink("windows"), vec![(1, MAX - 8), (4, MAX), (10, MAX)]);
+        assert_eq!(sink("ms"), vec![(1, MAX - 17), (1, MAX - 7), (1, MAX - 1), (1, MAX), (1, MAX)]);
+        let pairs = [12, 13, 15, 24, 32, 33, 35].map(|v| (v, MAX));
+        assert_eq!(sink("pairs"), pairs.to_vec(), "a: 2, 3, 5 × 10, 30; b: 4 × 20");
+        let job = Arc::new(Job::new(s));
+        for seed in 1..=5 {
+            let report = check::run_once(job.clone(), seed, None).expect("runs");
+            assert_eq!(report.verdict, Verdict::Pass, "seed {seed}: {:?}", report.failures);
+        }
+    }
+}
+
 #[test]
 fn backpressure_bounds_what_a_fast_source_can_run_ahead_of_a_slow_sink() {
     let s = load(&PathBuf::from("scenarios/backpressure.json"));

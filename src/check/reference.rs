@@ -135,7 +135,11 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
                 }
                 groups
                     .into_iter()
-                    .map(|((start, key), value)| Record { key, value, ts: start + size_ms - 1 })
+                    .map(|((start, key), value)| Record {
+                        key,
+                        value,
+                        ts: last_ms(start, *size_ms),
+                    })
                     .collect()
             }
             OpKind::Join { size_ms } => {
@@ -168,7 +172,7 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
                             out.push(Record {
                                 key,
                                 value: l.wrapping_add(*r),
-                                ts: start + size_ms - 1,
+                                ts: last_ms(start, *size_ms),
                             });
                         }
                     }
@@ -199,6 +203,12 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
         done[next] = true;
     }
     Ok(Reference { sinks })
+}
+
+/// The ts of a window's results: its last millisecond, start + size − 1, which for the window
+/// that holds `i64::MAX` is `i64::MAX` itself (event time ends there).
+fn last_ms(start: i64, size: i64) -> i64 {
+    i64::try_from(i128::from(start) + i128::from(size) - 1).unwrap_or(i64::MAX)
 }
 
 fn reduce(input: Vec<Record>, agg: Agg, emit: Emit, keys: usize) -> Vec<Record> {
