@@ -4,6 +4,7 @@
 
 use ftsim::check::{self, Verdict};
 use ftsim::graph::Job;
+use ftsim::scenario::model::OpKind;
 use ftsim::scenario::{self, Scenario};
 use ftsim::sim::{self, Ending};
 use proptest::prelude::*;
@@ -192,6 +193,88 @@ fn windows_and_joins_at_the_largest_event_time_match_the_reference_with_and_with
             assert_eq!(report.verdict, Verdict::Pass, "seed {seed}: {:?}", report.failures);
         }
     }
+}
+
+#[test]
+fn a_run_stopped_by_a_limit_generates_and_judges_only_the_input_it_reached() {
+    let v = json!({
+        "name": "ten-million",
+        "graph": {
+            "operators": [
+                {"id": "in", "op": "source", "generate": {"records": 10_000_000}},
+                {"id": "out", "op": "sink"}
+            ],
+            "edges": [{"from": "in", "to": "out"}]
+        },
+        "limits": {"max_sim_ms": 50}
+    });
+    let s = scenario::load_value(&v, "ten-million.json").unwrap_or_else(|e| panic!("{e}"));
+    let job = Arc::new(Job::new(s));
+    let report = check::run_once(job.clone(), 1, None).expect("runs");
+    let holds = |name: &str| report.invariants.iter().find(|i| i.name == name).expect(name).holds;
+    // The verdicts of a stopped run: nothing was committed (the sink commits at end of input).
+    assert!(!holds("progress") && !holds("exactly_once") && !holds("no_loss"));
+    assert!(holds("no_duplicates") && holds("commit_after_complete"));
+    let progress = report.invariants.iter().find(|i| i.name == "progress").expect("listed");
+    let covered: usize = progress
+        .detail
+        .split_once("the input it reached: ")
+        .and_then(|(_, rest)| rest.split_once(" of the 10000000 source records"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("the detail says how much input counted: {}", progress.detail));
+    let read = report.stats.records_processed as usize;
+    assert!(read < covered && covered < 10_000, "{read} records processed, {covered} judged");
+    let OpKind::Source(def) = &job.scenario.operators[0].kind else { panic!("a source") };
+    let resident = def.partitions[0].resident();
+    assert!(resident < 2 * covered, "{resident} records generated for {covered} judged");
+}
+
+#[test]
+fn a_limit_stopped_run_gets_the_same_output_verdicts_from_the_input_it_reached_as_from_all() {
+    let mut stopped = 0;
+    for path in shipped().into_iter().chain(
+        std::fs::read_dir("scenarios/faults").expect("dir").map(|e| e.expect("entry").path()),
+    ) {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let mut v: Value = serde_json::from_str(&text).expect("JSON");
+        for limits in
+            [json!({"max_sim_ms": 20}), json!({"max_sim_ms": 60}), json!({"max_events": 400})]
+        {
+            v["limits"] = limits;
+            let s = scenario::load_value(&v, "limited.json").unwrap_or_else(|e| panic!("{e}"));
+            let job = Arc::new(Job::new(s));
+            for seed in [1, 2] {
+                let run = sim::run(job.clone(), seed, None);
+                if !matches!(run.ending, Ending::TimeLimit | Ending::EventLimit) {
+                    continue;
+                }
+                stopped += 1;
+                let whole = check::reference::evaluate(&job.scenario).expect("small");
+                let report = check::run_once(job.clone(), seed, None).expect("runs");
+                let upsert = job.scenario.operators.iter().any(|o| {
+                    matches!(
+                        o.kind,
+                        OpKind::Sink { delivery: ftsim::scenario::model::Delivery::Upsert }
+                    )
+                });
+                if upsert {
+                    continue;
+                }
+                for o in check::invariants::output_invariants(&job, &whole, &run.world) {
+                    let got = report.invariants.iter().find(|i| i.name == o.invariant.name());
+                    assert_eq!(
+                        got.map(|i| i.holds),
+                        Some(o.holds),
+                        "{} {v} seed {seed}: {} against the whole input: {}",
+                        path.display(),
+                        o.invariant.name(),
+                        o.detail
+                    );
+                }
+            }
+        }
+    }
+    assert!(stopped >= 20, "only {stopped} runs were stopped by a limit");
 }
 
 #[test]

@@ -367,7 +367,7 @@ impl World {
             }
             return;
         }
-        let record = part[s.offset as usize];
+        let record = part.get(s.offset as usize).expect("the offset is below the length");
         let offset = s.offset;
         s.offset += 1;
         let watermark = job.emits_watermarks[info.op.index()] && record.ts > s.watermark;
