@@ -262,7 +262,7 @@ fn the_explorer_finds_every_mutation_in_a_tiny_configuration_and_the_path_replay
             .iter()
             .filter_map(|o| match &o.kind {
                 ftsim::scenario::model::OpKind::Source(d) => {
-                    Some(d.partitions.iter().map(Vec::len).sum::<usize>())
+                    Some(d.partitions.iter().map(|p| p.len()).sum::<usize>())
                 }
                 _ => None,
             })

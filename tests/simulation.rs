@@ -4,6 +4,7 @@
 
 use ftsim::check::{self, Verdict};
 use ftsim::graph::Job;
+use ftsim::scenario::model::OpKind;
 use ftsim::scenario::{self, Scenario};
 use ftsim::sim::{self, Ending};
 use proptest::prelude::*;
@@ -119,6 +120,161 @@ fn a_tiny_time_limit_ends_the_run_cleanly_with_progress_violated() {
     let r = sim::run(Arc::new(Job::new(s)), 1, None);
     assert_eq!(r.ending, Ending::TimeLimit);
     assert_eq!(r.now.as_ms(), 10);
+}
+
+/// Windows and a join fed event times at the very end of the i64 range: the window that holds
+/// `i64::MAX` is cut there (docs/scenario-format.md, "window").
+fn end_of_time(checkpointing: Value, faults: Value) -> Value {
+    const MAX: i64 = i64::MAX;
+    let r = |key: &str, value: i64, ts: i64| json!({"key": key, "value": value, "ts": ts});
+    json!({
+        "name": "end-of-time",
+        "graph": {
+            "operators": [
+                {"id": "left", "op": "source", "rate_per_ms": 1, "data": [[
+                    r("a", 1, MAX - 17), r("a", 2, MAX - 7), r("a", 3, MAX - 1),
+                    r("b", 4, MAX), r("a", 5, MAX)
+                ]]},
+                {"id": "right", "op": "source", "rate_per_ms": 1, "data": [[
+                    r("a", 10, MAX - 6), r("b", 20, MAX), r("a", 30, MAX)
+                ]]},
+                {"id": "per-10ms", "op": "window", "size_ms": 10, "agg": "sum"},
+                {"id": "per-ms", "op": "window", "size_ms": 1, "agg": "count"},
+                {"id": "match", "op": "join", "size_ms": 10},
+                {"id": "windows", "op": "sink"},
+                {"id": "ms", "op": "sink"},
+                {"id": "pairs", "op": "sink"}
+            ],
+            "edges": [
+                {"from": "left", "to": "per-10ms"},
+                {"from": "left", "to": "per-ms"},
+                {"from": "per-10ms", "to": "windows"},
+                {"from": "per-ms", "to": "ms"},
+                {"from": "left", "to": "match", "side": "left"},
+                {"from": "right", "to": "match", "side": "right"},
+                {"from": "match", "to": "pairs"}
+            ]
+        },
+        "checkpointing": checkpointing,
+        "faults": faults
+    })
+}
+
+#[test]
+fn windows_and_joins_at_the_largest_event_time_match_the_reference_with_and_without_faults() {
+    const MAX: i64 = i64::MAX;
+    let failure_free = end_of_time(json!({"mode": "disabled"}), json!([]));
+    let crash = end_of_time(
+        json!({"mode": "aligned", "interval_ms": 2}),
+        json!([{"on": {"event": "checkpoint_completed", "checkpoint": 1}, "delay_ms": 2,
+                "kind": "crash_task", "task": "match[0]"}]),
+    );
+    for v in [failure_free, crash] {
+        let s = scenario::load_bytes(v.to_string().as_bytes(), "end-of-time.json")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reference = ftsim::check::reference::evaluate(&s).expect("small");
+        let sink = |name: &str| {
+            let op = s.operators.iter().position(|o| o.name == name).expect("a sink");
+            let Some(ftsim::check::reference::Expected::Append(v)) = &reference.sinks[op] else {
+                panic!("an append sink")
+            };
+            let mut v: Vec<(i64, i64)> = v.iter().map(|r| (r.value, r.ts)).collect();
+            v.sort_unstable();
+            v
+        };
+        // [MAX-17, MAX-7) holds a 1, [MAX-7, MAX] (cut short) holds 2, 3, 4 and 5.
+        assert_eq!(sink("windows"), vec![(1, MAX - 8), (4, MAX), (10, MAX)]);
+        assert_eq!(sink("ms"), vec![(1, MAX - 17), (1, MAX - 7), (1, MAX - 1), (1, MAX), (1, MAX)]);
+        let pairs = [12, 13, 15, 24, 32, 33, 35].map(|v| (v, MAX));
+        assert_eq!(sink("pairs"), pairs.to_vec(), "a: 2, 3, 5 × 10, 30; b: 4 × 20");
+        let job = Arc::new(Job::new(s));
+        for seed in 1..=5 {
+            let report = check::run_once(job.clone(), seed, None).expect("runs");
+            assert_eq!(report.verdict, Verdict::Pass, "seed {seed}: {:?}", report.failures);
+        }
+    }
+}
+
+#[test]
+fn a_run_stopped_by_a_limit_generates_and_judges_only_the_input_it_reached() {
+    let v = json!({
+        "name": "ten-million",
+        "graph": {
+            "operators": [
+                {"id": "in", "op": "source", "generate": {"records": 10_000_000}},
+                {"id": "out", "op": "sink"}
+            ],
+            "edges": [{"from": "in", "to": "out"}]
+        },
+        "limits": {"max_sim_ms": 50}
+    });
+    let s = scenario::load_value(&v, "ten-million.json").unwrap_or_else(|e| panic!("{e}"));
+    let job = Arc::new(Job::new(s));
+    let report = check::run_once(job.clone(), 1, None).expect("runs");
+    let holds = |name: &str| report.invariants.iter().find(|i| i.name == name).expect(name).holds;
+    // The verdicts of a stopped run: nothing was committed (the sink commits at end of input).
+    assert!(!holds("progress") && !holds("exactly_once") && !holds("no_loss"));
+    assert!(holds("no_duplicates") && holds("commit_after_complete"));
+    let progress = report.invariants.iter().find(|i| i.name == "progress").expect("listed");
+    let covered: usize = progress
+        .detail
+        .split_once("the input it reached: ")
+        .and_then(|(_, rest)| rest.split_once(" of the 10000000 source records"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("the detail says how much input counted: {}", progress.detail));
+    let read = report.stats.records_processed as usize;
+    assert!(read < covered && covered < 10_000, "{read} records processed, {covered} judged");
+    let OpKind::Source(def) = &job.scenario.operators[0].kind else { panic!("a source") };
+    let resident = def.partitions[0].resident();
+    assert!(resident < 2 * covered, "{resident} records generated for {covered} judged");
+}
+
+#[test]
+fn a_limit_stopped_run_gets_the_same_output_verdicts_from_the_input_it_reached_as_from_all() {
+    let mut stopped = 0;
+    for path in shipped().into_iter().chain(
+        std::fs::read_dir("scenarios/faults").expect("dir").map(|e| e.expect("entry").path()),
+    ) {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let mut v: Value = serde_json::from_str(&text).expect("JSON");
+        for limits in
+            [json!({"max_sim_ms": 20}), json!({"max_sim_ms": 60}), json!({"max_events": 400})]
+        {
+            v["limits"] = limits;
+            let s = scenario::load_value(&v, "limited.json").unwrap_or_else(|e| panic!("{e}"));
+            let job = Arc::new(Job::new(s));
+            for seed in [1, 2] {
+                let run = sim::run(job.clone(), seed, None);
+                if !matches!(run.ending, Ending::TimeLimit | Ending::EventLimit) {
+                    continue;
+                }
+                stopped += 1;
+                let whole = check::reference::evaluate(&job.scenario).expect("small");
+                let report = check::run_once(job.clone(), seed, None).expect("runs");
+                let upsert = job.scenario.operators.iter().any(|o| {
+                    matches!(
+                        o.kind,
+                        OpKind::Sink { delivery: ftsim::scenario::model::Delivery::Upsert }
+                    )
+                });
+                if upsert {
+                    continue;
+                }
+                for o in check::invariants::output_invariants(&job, &whole, &run.world) {
+                    let got = report.invariants.iter().find(|i| i.name == o.invariant.name());
+                    assert_eq!(
+                        got.map(|i| i.holds),
+                        Some(o.holds),
+                        "{} {v} seed {seed}: {} against the whole input: {}",
+                        path.display(),
+                        o.invariant.name(),
+                        o.detail
+                    );
+                }
+            }
+        }
+    }
+    assert!(stopped >= 20, "only {stopped} runs were stopped by a limit");
 }
 
 #[test]

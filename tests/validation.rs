@@ -1084,6 +1084,36 @@ fn a_random_fault_with_a_zero_mean_interval_is_rejected() {
 }
 
 #[test]
+fn a_random_fault_with_more_than_ten_thousand_max_faults_is_rejected() {
+    check(
+        &with(r#""faults": [{"kind": "random", "mean_interval_ms": 10, "max_faults": 10001}]"#),
+        "faults[0].max_faults",
+        &["max_faults must be between 0 and 10000"],
+    );
+}
+
+#[test]
+fn random_faults_that_add_up_to_more_than_ten_thousand_in_all_are_rejected() {
+    let entry =
+        r#"{"kind": "random", "mean_interval_ms": 1, "max_faults": 6000, "until_ms": 1000000}"#;
+    check(
+        &with(&format!(
+            r#""faults": [{entry}, {{"at_ms": 1, "kind": "storage_fail", "duration_ms": 1}}, {entry}]"#
+        )),
+        "faults",
+        &["add up to 12001", "limit of 10000 in all", "random entry its `max_faults`"],
+    );
+}
+
+#[test]
+fn planned_and_random_faults_of_ten_thousand_in_all_are_accepted() {
+    accepted(&with(
+        r#""faults": [{"kind": "random", "mean_interval_ms": 1, "max_faults": 9999},
+                      {"at_ms": 1, "kind": "storage_fail", "duration_ms": 1}]"#,
+    ));
+}
+
+#[test]
 fn a_random_fault_with_at_ms_is_rejected() {
     check(
         &with(r#""faults": [{"kind": "random", "at_ms": 5, "mean_interval_ms": 10}]"#),

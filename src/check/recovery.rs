@@ -9,7 +9,7 @@
 
 use super::cut;
 use super::invariants::{output_invariants, Outcome};
-use super::reference::Reference;
+use super::reference::{Reference, Whole};
 use crate::graph::Job;
 use crate::scenario::model::{Invariant, RecoveryCheck};
 use crate::sim::{self, Ending};
@@ -17,22 +17,24 @@ use crate::world::World;
 use std::sync::Arc;
 
 /// Checks every completed checkpoint of `world` (the end of a run with `seed`): as consistent
-/// cuts plus one real restore, or each by a restore (`RecoveryCheck::Full`).
+/// cuts plus one real restore, or each by a restore (`RecoveryCheck::Full`). A restored run
+/// that finishes is compared with the reference of the whole input, evaluated then if it was
+/// not before; an error is that evaluation's (a reference too large).
 pub fn recoverable(
     job: &Arc<Job>,
-    reference: &Reference,
+    reference: &Whole<'_>,
     world: &World,
     seed: u64,
     exactly_once: bool,
-) -> Outcome {
+) -> Result<Outcome, String> {
     let fail =
         |detail| Outcome { invariant: Invariant::RecoverableCheckpoints, holds: false, detail };
     let n = world.store.completed.len();
     let full = job.scenario.recovery_check == RecoveryCheck::Full || !world.flow.on;
     if full {
         for i in 0..n {
-            if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
-                return fail(detail);
+            if let Some(detail) = restore(job, reference, world, i, seed, exactly_once)? {
+                return Ok(fail(detail));
             }
         }
     } else {
@@ -42,10 +44,10 @@ pub fn recoverable(
             let found = if cut::has_cut(world, i) {
                 cut::violation(job, world, i, exactly_once, &mut logs)
             } else {
-                check_one(job, reference, world, i, seed, exactly_once)
+                restore(job, reference, world, i, seed, exactly_once)?
             };
             if let Some(detail) = found {
-                return fail(detail);
+                return Ok(fail(detail));
             }
         }
         // A run in which every task was restored from a checkpoint ran a restore for real.
@@ -55,12 +57,12 @@ pub fn recoverable(
             cut::real_restores(job, world)
         };
         for i in restores {
-            if let Some(detail) = check_one(job, reference, world, i, seed, exactly_once) {
-                return fail(detail);
+            if let Some(detail) = restore(job, reference, world, i, seed, exactly_once)? {
+                return Ok(fail(detail));
             }
         }
     }
-    Outcome { invariant: Invariant::RecoverableCheckpoints, holds: true, detail: String::new() }
+    Ok(Outcome { invariant: Invariant::RecoverableCheckpoints, holds: true, detail: String::new() })
 }
 
 /// Checks the `i`-th completed checkpoint of `world`; returns what went wrong, if anything.
@@ -72,6 +74,19 @@ pub fn check_one(
     seed: u64,
     exactly_once: bool,
 ) -> Option<String> {
+    restore(job, &Whole::Ready(reference), world, i, seed, exactly_once)
+        .expect("an evaluated reference is at hand")
+}
+
+/// [`check_one`] with a reference that may still have to be evaluated.
+fn restore(
+    job: &Arc<Job>,
+    reference: &Whole<'_>,
+    world: &World,
+    i: usize,
+    seed: u64,
+    exactly_once: bool,
+) -> Result<Option<String>, String> {
     let cp = &world.store.completed[i];
     let restored = World::restored(job.clone(), cp, world);
     let label = format!("/recover/{}", cp.id.0);
@@ -83,9 +98,9 @@ pub fn check_one(
         )
     };
     if r.ending != Ending::Finished {
-        return Some(fail(format!("{} (at {})", r.ending.describe(), r.now)));
+        return Ok(Some(fail(format!("{} (at {})", r.ending.describe(), r.now))));
     }
-    let outcomes = output_invariants(job, reference, &r.world);
+    let outcomes = output_invariants(job, reference.get()?, &r.world);
     let wanted = if exactly_once { Invariant::ExactlyOnce } else { Invariant::NoLoss };
-    outcomes.iter().find(|o| o.invariant == wanted && !o.holds).map(|o| fail(o.detail.clone()))
+    Ok(outcomes.iter().find(|o| o.invariant == wanted && !o.holds).map(|o| fail(o.detail.clone())))
 }

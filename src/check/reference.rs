@@ -18,6 +18,10 @@
 //!   every right value, in order of (left value, right value);
 //! * an append sink keeps its input as a multiset; an upsert sink keeps the last value of
 //!   each key in input order.
+//!
+//! [`evaluate_prefix`] evaluates the same program over the first records of each source
+//! partition only, as if the input ended there: what a run stopped by a limit is compared with
+//! (see `check::run_once`).
 
 use crate::ids::KeyId;
 use crate::record::{Key, Record};
@@ -53,6 +57,34 @@ fn too_big(name: &str) -> String {
 
 /// Evaluates the job. Fails only when a stream grows beyond [`MAX_REFERENCE_RECORDS`].
 pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
+    evaluate_prefix(s, &[])
+}
+
+/// The reference of the whole input, evaluated on first use (or given).
+pub enum Whole<'a> {
+    Ready(&'a Reference),
+    Lazy(&'a Scenario, std::cell::OnceCell<Result<Reference, String>>),
+}
+
+impl<'a> Whole<'a> {
+    /// The reference of `s`, not evaluated yet.
+    pub fn of(s: &'a Scenario) -> Whole<'a> {
+        Whole::Lazy(s, std::cell::OnceCell::new())
+    }
+
+    /// The reference, evaluating it if nobody has.
+    pub fn get(&self) -> Result<&Reference, String> {
+        match self {
+            Whole::Ready(r) => Ok(r),
+            Whole::Lazy(s, cell) => cell.get_or_init(|| evaluate(s)).as_ref().map_err(Clone::clone),
+        }
+    }
+}
+
+/// Evaluates the job over the first `reach[op][p]` records of partition `p` of the source at
+/// operator index `op`, as if the input ended there (a partition `reach` does not cover is read
+/// to its end). Fails like [`evaluate`].
+pub fn evaluate_prefix(s: &Scenario, reach: &[Vec<usize>]) -> Result<Reference, String> {
     let n = s.operators.len();
     let mut streams: Vec<Option<Vec<Record>>> = vec![None; n];
     let mut sinks = vec![None; n];
@@ -92,7 +124,14 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
             Ok(v)
         };
         let out: Vec<Record> = match &op.kind {
-            OpKind::Source(def) => def.partitions.iter().flatten().copied().collect(),
+            OpKind::Source(def) => {
+                let upto = |p: usize| reach.get(next).and_then(|r| r.get(p)).copied();
+                def.partitions
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(p, part)| part.records(upto(p).unwrap_or(usize::MAX)))
+                    .collect()
+            }
             OpKind::Map(f) => {
                 let rekey = |k: KeyId, m: u32| -> KeyId {
                     let new = Key::Int((s.keys.hash(k) % u64::from(m)) as i64);
@@ -135,7 +174,11 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
                 }
                 groups
                     .into_iter()
-                    .map(|((start, key), value)| Record { key, value, ts: start + size_ms - 1 })
+                    .map(|((start, key), value)| Record {
+                        key,
+                        value,
+                        ts: last_ms(start, *size_ms),
+                    })
                     .collect()
             }
             OpKind::Join { size_ms } => {
@@ -168,7 +211,7 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
                             out.push(Record {
                                 key,
                                 value: l.wrapping_add(*r),
-                                ts: start + size_ms - 1,
+                                ts: last_ms(start, *size_ms),
                             });
                         }
                     }
@@ -199,6 +242,12 @@ pub fn evaluate(s: &Scenario) -> Result<Reference, String> {
         done[next] = true;
     }
     Ok(Reference { sinks })
+}
+
+/// The ts of a window's results: its last millisecond, start + size − 1, which for the window
+/// that holds `i64::MAX` is `i64::MAX` itself (event time ends there).
+fn last_ms(start: i64, size: i64) -> i64 {
+    i64::try_from(i128::from(start) + i128::from(size) - 1).unwrap_or(i64::MAX)
 }
 
 fn reduce(input: Vec<Record>, agg: Agg, emit: Emit, keys: usize) -> Vec<Record> {

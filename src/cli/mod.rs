@@ -539,7 +539,7 @@ fn summary(job: &Job) -> serde_json::Value {
         .iter()
         .filter_map(|o| match &o.kind {
             crate::scenario::model::OpKind::Source(d) => {
-                Some(d.partitions.iter().map(Vec::len).sum::<usize>())
+                Some(d.partitions.iter().map(|p| p.len()).sum::<usize>())
             }
             _ => None,
         })

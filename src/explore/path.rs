@@ -267,7 +267,7 @@ fn step_name(job: &Job, w: &World, t: TaskId) -> String {
                 unreachable!("a source task belongs to a source operator")
             };
             match def.partitions[usize::from(info.subtask)].get(s.offset as usize) {
-                Some(r) => format!("{task} emits record {}", record_name(job, r)),
+                Some(r) => format!("{task} emits record {}", record_name(job, &r)),
                 None => format!("{task} reaches the end of its data"),
             }
         }

@@ -70,7 +70,8 @@ pub fn judge(
         // As along the explored path: every completed checkpoint, from the external state at
         // its completion.
         let exactly_once = crate::check::applicable(job, Invariant::ExactlyOnce);
-        let r = crate::check::recovery::recoverable(job, &reference, w, 0, exactly_once);
+        let whole = reference::Whole::Ready(&reference);
+        let r = crate::check::recovery::recoverable(job, &whole, w, 0, exactly_once)?;
         if !r.holds {
             out.push((Invariant::RecoverableCheckpoints, r.detail));
         }

@@ -118,15 +118,24 @@ fn source_exclusive(op: &Operator) -> bool {
     if def.partitions.len() <= 1 {
         return true;
     }
+    // The partitions are read side by side, a record of each in turn, so that a key two of
+    // them share is usually found after a few records (generated partitions are made as they
+    // are read here, and kept by nobody).
     let mut owner = std::collections::BTreeMap::new();
-    for (p, part) in def.partitions.iter().enumerate() {
-        for r in part {
+    let mut parts: Vec<_> = def.partitions.iter().map(|p| p.iter()).collect();
+    loop {
+        let mut any = false;
+        for (p, part) in parts.iter_mut().enumerate() {
+            let Some(r) = part.next() else { continue };
+            any = true;
             if *owner.entry(r.key).or_insert(p) != p {
                 return false;
             }
         }
+        if !any {
+            return true;
+        }
     }
-    true
 }
 
 /// The output properties of every operator.

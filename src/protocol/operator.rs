@@ -89,6 +89,12 @@ pub fn window_start(ts: i64, size: i64) -> i64 {
     ts - ts.rem_euclid(size)
 }
 
+/// The last millisecond of the window that starts at `start`: start + size − 1, except for
+/// the window that holds `i64::MAX`, which time itself cuts short there.
+pub fn window_last(start: i64, size: i64) -> i64 {
+    start.saturating_add(size - 1)
+}
+
 /// Everything an operator needs besides its state: its definition and the job's tables.
 pub struct Ctx<'a> {
     pub kind: &'a OpKind,
@@ -161,25 +167,34 @@ pub fn on_record(
     }
 }
 
-/// The combined input watermark advanced to `wm`: fire complete windows (end ≤ wm).
+/// The combined input watermark advanced to `wm`: fire complete windows, those whose last
+/// millisecond is below `wm` (no record can still fall in them).
 pub fn on_watermark(state: &mut OpState, cx: &Ctx<'_>, wm: i64, out: &mut Vec<Record>) {
+    fire(state, cx, Some(wm), out);
+}
+
+/// Fires the windows complete under watermark `wm`, or all of them for `None` (end of input).
+/// The window holding `i64::MAX` fires only then: its last millisecond is `i64::MAX`, which no
+/// watermark can pass.
+fn fire(state: &mut OpState, cx: &Ctx<'_>, wm: Option<i64>, out: &mut Vec<Record>) {
+    let complete = |last: i64| wm.is_none_or(|wm| last < wm);
     match (cx.kind, state) {
         (OpKind::Window { size_ms, .. }, OpState::Window(s)) => {
             while let Some(entry) = s.windows.first_entry() {
                 let (start, key) = *entry.key();
-                let end = start.saturating_add(*size_ms);
-                if end > wm {
+                let last = window_last(start, *size_ms);
+                if !complete(last) {
                     break;
                 }
                 let value = entry.remove();
-                out.push(Record { key, value, ts: end - 1 });
+                out.push(Record { key, value, ts: last });
             }
         }
         (OpKind::Join { size_ms }, OpState::Join(s)) => {
             while let Some(entry) = s.windows.first_entry() {
                 let (start, key) = *entry.key();
-                let end = start.saturating_add(*size_ms);
-                if end > wm {
+                let last = window_last(start, *size_ms);
+                if !complete(last) {
                     break;
                 }
                 let (mut left, mut right) = entry.remove();
@@ -188,7 +203,7 @@ pub fn on_watermark(state: &mut OpState, cx: &Ctx<'_>, wm: i64, out: &mut Vec<Re
                 right.sort_unstable();
                 for l in &left {
                     for r in &right {
-                        out.push(Record { key, value: l.wrapping_add(*r), ts: end - 1 });
+                        out.push(Record { key, value: l.wrapping_add(*r), ts: last });
                     }
                 }
             }
@@ -218,7 +233,7 @@ pub fn on_end(state: &mut OpState, cx: &Ctx<'_>, out: &mut Vec<Record>) {
                 }
             }
         }
-        (OpKind::Window { .. } | OpKind::Join { .. }, _) => on_watermark(state, cx, i64::MAX, out),
+        (OpKind::Window { .. } | OpKind::Join { .. }, _) => fire(state, cx, None, out),
         _ => {}
     }
 }
@@ -255,6 +270,38 @@ mod tests {
         out.clear();
         on_end(&mut st, &cx, &mut out);
         assert_eq!(out, vec![rec(0, 7, 19)], "end of input fires what is left");
+    }
+
+    #[test]
+    fn the_window_that_holds_the_largest_ts_ends_there_and_fires_only_at_end_of_input() {
+        const MAX: i64 = i64::MAX;
+        let kind = OpKind::Window { size_ms: 10, agg: WindowAgg::Count };
+        let table = keys();
+        let cx = Ctx { kind: &kind, slots: None, subtask: 0, keys: &table };
+        let mut st = OpState::initial(&kind, None, 0);
+        let mut out = Vec::new();
+        // MAX = ...807: the window [...790, ...800) ends before it, [...800, ...810) would not.
+        for r in [rec(0, 1, MAX - 8), rec(0, 1, MAX - 7), rec(0, 1, MAX), rec(1, 1, MAX)] {
+            on_record(&mut st, &cx, None, r, &mut out);
+        }
+        on_watermark(&mut st, &cx, MAX, &mut out);
+        assert_eq!(out, vec![rec(0, 1, MAX - 8)], "a watermark at MAX fires what ends by then");
+        out.clear();
+        on_record(&mut st, &cx, None, rec(0, 1, MAX), &mut out);
+        on_end(&mut st, &cx, &mut out);
+        assert_eq!(out, vec![rec(0, 3, MAX), rec(1, 1, MAX)], "one result per key, at MAX");
+
+        let kind = OpKind::Join { size_ms: 1 };
+        let cx = Ctx { kind: &kind, slots: None, subtask: 0, keys: &table };
+        let mut st = OpState::initial(&kind, None, 0);
+        out.clear();
+        on_record(&mut st, &cx, Some(Side::Left), rec(0, 1, MAX - 1), &mut out);
+        on_record(&mut st, &cx, Some(Side::Right), rec(0, 2, MAX - 1), &mut out);
+        on_record(&mut st, &cx, Some(Side::Left), rec(0, 3, MAX), &mut out);
+        on_watermark(&mut st, &cx, MAX, &mut out);
+        on_record(&mut st, &cx, Some(Side::Right), rec(0, 4, MAX), &mut out);
+        on_end(&mut st, &cx, &mut out);
+        assert_eq!(out, vec![rec(0, 3, MAX - 1), rec(0, 7, MAX)]);
     }
 
     #[test]

@@ -17,6 +17,10 @@ fn parse_endpoint(s: &str, nodes: u16) -> Result<Endpoint, String> {
     }
 }
 
+/// The most faults a scenario can plan, planned and random together: each is an entry of the
+/// run's fault plan, indexed by a `u16` in the world, and a timer.
+pub const MAX_FAULTS: u64 = 10_000;
+
 pub(super) fn check_faults(
     faults: &[FaultSpec],
     operators: &[Operator],
@@ -109,7 +113,7 @@ pub(super) fn check_faults(
                 v.push((format!("{p}.kinds"), "a random fault needs at least one kind".into()));
             }
             let max_faults = f.max_faults.unwrap_or(5);
-            range_check(v, &format!("{p}.max_faults"), "max_faults", max_faults, 0, 10_000);
+            range_check(v, &format!("{p}.max_faults"), "max_faults", max_faults, 0, MAX_FAULTS);
             let until_ms = f.until_ms.unwrap_or(10_000);
             range_check(v, &format!("{p}.until_ms"), "until_ms", until_ms, 0, MAX_DURATION_MS);
             if v.len() == before {
@@ -247,6 +251,23 @@ pub(super) fn check_faults(
         if let (Some(trigger), Some(action), true) = (trigger, action, v.len() == before) {
             out.push(Fault::Planned { trigger, action });
         }
+    }
+    // A random entry plans up to its max_faults (one out of range was reported above).
+    let total = faults
+        .iter()
+        .map(|f| match f.kind.as_str() {
+            "random" => Some(f.max_faults.unwrap_or(5)).filter(|&n| n <= MAX_FAULTS).unwrap_or(0),
+            _ => 1,
+        })
+        .sum::<u64>();
+    if total > MAX_FAULTS {
+        v.push((
+            "faults".into(),
+            format!(
+                "the faults add up to {total}, above the limit of {MAX_FAULTS} in all: each \
+                 planned fault counts one and each random entry its `max_faults`"
+            ),
+        ));
     }
     out
 }

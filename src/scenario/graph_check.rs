@@ -3,7 +3,8 @@
 
 use super::model::*;
 use super::schema::{GraphSpec, OperatorSpec};
-use super::sources::{check_source, generate, generated_key, SourceData, MAX_KEYS};
+use super::source_partition::{generated_key, SourcePartition};
+use super::sources::{check_source, SourceData, MAX_KEYS};
 use super::validate::{range_check, Problems, MAX_PARALLELISM};
 use crate::graph::determinism;
 use crate::ids::{KeyId, OperatorId};
@@ -570,14 +571,27 @@ fn finish(d: Draft, keys: &KeyTable) -> Operator {
                 SourceData::Literal(parts) => parts
                     .iter()
                     .map(|part| {
-                        part.iter()
-                            .map(|(k, value, ts)| Record { key: id(k), value: *value, ts: *ts })
-                            .collect()
+                        SourcePartition::literal(
+                            part.iter()
+                                .map(|(k, value, ts)| Record { key: id(k), value: *value, ts: *ts })
+                                .collect(),
+                        )
                     })
                     .collect(),
                 SourceData::Generate(g) => {
-                    let ids: Vec<KeyId> = (0..g.keys).map(|i| id(&generated_key(i))).collect();
-                    (0..d.parallelism).map(|p| generate(&g, &d.name, u64::from(p), &ids)).collect()
+                    let ids: Arc<[KeyId]> = (0..g.keys).map(|i| id(&generated_key(i))).collect();
+                    let zipf = SourcePartition::zipf_weights(&g);
+                    (0..d.parallelism)
+                        .map(|p| {
+                            SourcePartition::generated(
+                                g,
+                                &d.name,
+                                u64::from(p),
+                                ids.clone(),
+                                zipf.clone(),
+                            )
+                        })
+                        .collect()
                 }
             };
             OpKind::Source(SourceDef { partitions: Arc::new(partitions), rate_per_s })

@@ -7,6 +7,7 @@ mod graph_check;
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod source_partition;
 mod sources;
 pub mod validate;
 

@@ -3,8 +3,9 @@
 //! Nothing here can be wrong any more: every value was checked by `validate`, so the rest of
 //! the crate trusts it without re-checking.
 
+pub use super::source_partition::SourcePartition;
 use crate::ids::{KeyId, NodeId, OperatorId};
-use crate::record::{KeyTable, Record};
+use crate::record::KeyTable;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -95,8 +96,9 @@ impl OpKind {
 
 #[derive(Clone, Debug)]
 pub struct SourceDef {
-    /// One record list per partition (= per subtask), shared, never mutated.
-    pub partitions: Arc<Vec<Vec<Record>>>,
+    /// One record list per partition (= per subtask), shared; generated ones are made on
+    /// demand ([`SourcePartition`]).
+    pub partitions: Arc<Vec<SourcePartition>>,
     /// Emission rate in records per second per subtask; `None`: as fast as credit allows.
     pub rate_per_s: Option<u64>,
 }

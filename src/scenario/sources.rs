@@ -1,11 +1,10 @@
-//! Validation of sources: `data` arrays and `generate` parameters, and the generator that
-//! turns the latter into records (docs/scenario-format.md, "Generated data").
+//! Validation of sources: `data` arrays and `generate` parameters (the records of a generator
+//! are made in `partition.rs`).
 
 use super::schema::{GenerateSpec, KeySpec, OperatorSpec};
+use super::source_partition::{Distribution, Generator, Values};
 use super::validate::{range_check, Problems};
-use crate::ids::KeyId;
-use crate::record::{Key, Record};
-use crate::rng;
+use crate::record::Key;
 use serde_json::Value;
 
 pub const MAX_RECORDS: u64 = 10_000_000;
@@ -15,30 +14,6 @@ pub const MAX_KEYS: u64 = 1_000_000;
 pub(super) enum SourceData {
     Generate(Generator),
     Literal(Vec<Vec<(Key, i64, i64)>>),
-}
-
-#[derive(Clone, Copy)]
-enum Distribution {
-    Uniform,
-    Zipf,
-    RoundRobin,
-}
-
-#[derive(Clone, Copy)]
-enum Values {
-    One,
-    Sequence,
-    Random(i64, i64),
-}
-
-#[derive(Clone, Copy)]
-pub(super) struct Generator {
-    pub records: u64,
-    pub keys: u64,
-    distribution: Distribution,
-    values: Values,
-    ts_step_ms: u64,
-    seed: u64,
 }
 
 /// The data of a source, or `None` after recording its problems.
@@ -199,58 +174,4 @@ fn check_generate(
         ts_step_ms: g.ts_step_ms,
         seed: g.seed,
     })
-}
-
-pub(super) fn generated_key(i: u64) -> Key {
-    Key::Str(format!("k{i}"))
-}
-
-/// Generates one partition. The draws come from the stream ("generate/<operator>",
-/// partition) of the generator's own seed: the key first (unless round robin), then the
-/// value (if random), record after record.
-pub(super) fn generate(
-    g: &Generator,
-    operator: &str,
-    partition: u64,
-    keys: &[KeyId],
-) -> Vec<Record> {
-    let mut s = rng::stream(g.seed, &format!("generate/{operator}"), partition);
-    let zipf: Vec<u64> = match g.distribution {
-        Distribution::Zipf => {
-            let mut acc = 0u64;
-            (0..g.keys)
-                .map(|j| {
-                    acc += (1u64 << 32) / (j + 1);
-                    acc
-                })
-                .collect()
-        }
-        _ => Vec::new(),
-    };
-    (0..g.records)
-        .map(|i| {
-            let k = match g.distribution {
-                Distribution::Uniform => rng::below(&mut s, g.keys),
-                Distribution::RoundRobin => i % g.keys,
-                Distribution::Zipf => {
-                    let total = *zipf.last().expect("keys >= 1");
-                    let u = rng::below(&mut s, total);
-                    zipf.partition_point(|&c| c <= u) as u64
-                }
-            };
-            let value = match g.values {
-                Values::One => 1,
-                Values::Sequence => i as i64 + 1,
-                Values::Random(lo, hi) => {
-                    let span = hi.wrapping_sub(lo) as u64;
-                    let draw = match span.checked_add(1) {
-                        Some(n) => rng::below(&mut s, n),
-                        None => rand::RngCore::next_u64(&mut s),
-                    };
-                    lo.wrapping_add(draw as i64)
-                }
-            };
-            Record { key: keys[k as usize], value, ts: (i * g.ts_step_ms) as i64 }
-        })
-        .collect()
 }

@@ -269,7 +269,8 @@ pub struct World {
     /// How many partitions separate each pair of endpoints (index: see `link`).
     pub links_down: Vec<u16>,
     pub faults: FaultPlan,
-    /// Triggered faults that have not fired yet (indices into `faults`).
+    /// Triggered faults that have not fired yet (indices into `faults`; a `u16` holds every
+    /// index, since validation caps a scenario at `fault_check::MAX_FAULTS` faults).
     pub armed: Vec<u16>,
     pub restart: RestartPolicy,
     /// Tasks waiting to be redeployed after a failure.

@@ -145,9 +145,9 @@ impl Gate {
         }
     }
 
-    /// The minimum watermark over inputs that have not ended.
-    fn combined(&self) -> i64 {
-        self.inputs.iter().filter(|x| !x.ended).map(|x| x.watermark).min().unwrap_or(i64::MAX)
+    /// The minimum watermark over inputs that have not ended (`None` when all have).
+    fn combined(&self) -> Option<i64> {
+        self.inputs.iter().filter(|x| !x.ended).map(|x| x.watermark).min()
     }
 }
 
@@ -367,7 +367,7 @@ impl World {
             }
             return;
         }
-        let record = part[s.offset as usize];
+        let record = part.get(s.offset as usize).expect("the offset is below the length");
         let offset = s.offset;
         s.offset += 1;
         let watermark = job.emits_watermarks[info.op.index()] && record.ts > s.watermark;
@@ -454,10 +454,9 @@ impl World {
 
     fn advance_watermark(&mut self, job: &Job, t: TaskId, now: SimTime, env: &mut impl Env) {
         let task = &mut self.tasks[t.index()];
-        let combined = task.gate.combined();
-        if combined <= task.gate.watermark || combined == i64::MAX {
+        let Some(combined) = task.gate.combined().filter(|&c| c > task.gate.watermark) else {
             return;
-        }
+        };
         task.gate.watermark = combined;
         if let TaskKind::Operator(state) = &mut task.kind {
             let cx = Self::ctx(job, t);
