@@ -281,7 +281,7 @@ fn bad_input_exits_2_with_file_and_line() {
     let missing = dir.file("missing.jsonl");
     let o = ftsim(&["render", &missing]);
     assert_exit(&o, 2);
-    assert!(stderr(&o).starts_with(&format!("error: {missing}: cannot read the trace: ")));
+    assert!(stderr(&o).starts_with(&format!("error: {missing}: cannot read: ")));
     let o = ftsim(&["render", &dir.file("")]);
     assert_exit(&o, 2);
     let bytes = dir.file("binary.jsonl");
@@ -333,6 +333,8 @@ fn render_of_a_counterexample_file_says_to_replay_it_with_a_trace() {
         "scenarios/mutations/skip_alignment/scenario.json",
         "--seeds",
         "1",
+        "--save",
+        "violations",
         "--out",
         &dir.file("ce"),
     ]);

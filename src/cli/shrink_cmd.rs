@@ -34,10 +34,8 @@ pub(super) fn shrink_command(file: Option<&Path>, opts: &ShrinkOptions) -> Resul
 /// Whether `path` holds a counterexample file rather than a scenario (anything unreadable is
 /// left to the scenario loader, whose errors name the problem).
 fn is_counterexample(path: &Path) -> bool {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v.get("ftsim_counterexample").is_some())
+    crate::files::read_capped(path, "scenario", crate::files::MAX_INPUT_BYTES)
+        .is_ok_and(|b| crate::scenario::load::is_counterexample(&b))
 }
 
 fn shrink_seed(

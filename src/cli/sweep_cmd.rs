@@ -205,7 +205,10 @@ fn saved_note(summary: &CheckSummary, unsaved: &Unsaved, o: &CheckOptions) -> St
             Save::Violations => unreachable!("every violating run is wanted"),
             Save::None => "`--save none`",
         };
-        s.push_str(&format!("{} violating run(s) not saved as files ({why})\n", unsaved.not_wanted));
+        s.push_str(&format!(
+            "{} violating run(s) not saved as files ({why})\n",
+            unsaved.not_wanted
+        ));
     }
     s
 }
