@@ -2,43 +2,9 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-/// Runs `ftsim` with `args` from the crate's root directory.
-fn ftsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ftsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the ftsim binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts the exit code, showing the output when it differs.
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-/// Parses the stdout of a `--json` command.
-#[track_caller]
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(o)))
-}
+mod common;
+use common::{assert_exit, ftsim, json, stderr, stdout};
 
 /// A file in the temp directory, unique to this test and process, removed when dropped.
 struct TempFile(PathBuf);

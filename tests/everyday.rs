@@ -3,49 +3,10 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn ftsim_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ftsim"));
-    c.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for k in ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN"] {
-        c.env_remove(k);
-    }
-    c.env_remove("SLURM_ARRAY_TASK_COUNT");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("the ftsim binary runs")
-}
-
-fn ftsim(args: &[&str]) -> Output {
-    ftsim_env(args, &[])
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-#[track_caller]
-fn json_of(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(o)))
-}
+mod common;
+use common::{assert_exit, ftsim, ftsim_env, json as json_of, stderr, stdout};
 
 /// A directory of its own under the temp directory, removed when dropped.
 struct Dir(PathBuf);

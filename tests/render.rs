@@ -2,35 +2,9 @@
 //! `--out`, and bad input (exit code 2 with file:line, never a panic).
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn ftsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ftsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the ftsim binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "exit code\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(o),
-        stderr(o)
-    );
-    assert!(!stderr(o).contains("panicked"), "ftsim panicked:\n{}", stderr(o));
-}
+mod common;
+use common::{assert_exit, ftsim, stderr, stdout};
 
 /// A directory in the temp directory, unique to this test and process, removed when dropped.
 struct TempDir(PathBuf);
